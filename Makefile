@@ -1,0 +1,67 @@
+# smartlayer_dht: PGXS build.
+#
+# Every C file under src/ is part of the module and every SQL file under src/sql/
+# is part of the install script, concatenated in file-name order (the numeric
+# prefixes fix the order).  A new concern is a new file: the Makefile does not
+# need to change.
+#
+#   make            build the module and the install script
+#   make install    install into the server found by PG_CONFIG
+#   make test       install dependencies, build, install, run every test
+#   make demo       run the demo on a throwaway cluster
+#   make bench      run the benchmarks under bench/
+
+EXTENSION  = smartlayer_dht
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = $(EXTENSION)
+OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+# liberasurecode 1.6.2 on Debian ships no pkg-config file; use it when present.
+ERASURE_CFLAGS := $(shell pkg-config --cflags erasurecode-1 2>/dev/null || echo -I/usr/include/liberasurecode)
+ERASURE_LIBS   := $(shell pkg-config --libs erasurecode-1 2>/dev/null || echo -lerasurecode)
+
+PG_CPPFLAGS = $(shell pkg-config --cflags libsodium) $(ERASURE_CFLAGS)
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(DHT_EXTRA_CFLAGS)
+SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lm
+
+EXTRA_CLEAN = $(DATA_built) test/fuzz/*_fuzz bench/bin
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+# A fresh machine has no server headers yet: make test, demo and bench install
+# them first (scripts/install-deps.sh); other targets say what is missing.
+all install installcheck:
+	@echo "postgresql-server-dev-15 is not installed: run 'make deps' (or 'make test')" >&2; exit 1
+endif
+
+$(DATA_built): $(SQL_PARTS) $(EXTENSION).control
+	{ echo '-- $(EXTENSION) $(EXTVERSION): generated from src/sql/*.sql by make; do not edit.'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
+	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
+
+all: $(DATA_built)
+
+.PHONY: test demo bench deps fuzz
+deps:
+	scripts/install-deps.sh
+
+test:
+	scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)

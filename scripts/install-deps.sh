@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh: install the Debian 12 packages the build, the tests,
+# the demo and the benchmarks need.  Does nothing when they are all present;
+# otherwise needs root (or sudo) and Debian's archive.
+set -euo pipefail
+
+packages=(
+    make gcc clang libclang-rt-14-dev pkg-config perl
+    postgresql-15 postgresql-server-dev-15 postgresql-contrib
+    libsodium-dev liberasurecode-dev libisal2 libjerasure2
+    postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+)
+[ "${DHT_BENCH_DEPS:-}" = 1 ] && packages+=(ceph-base)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# scripts/test-tap.sh: run the multi-server TAP tests in test/t/ with prove.
+# The clusters are PostgreSQL::Test::Cluster's (shipped with
+# postgresql-server-dev-15); initdb refuses root, so as root the tests run as
+# "postgres" from a copy of test/t in a directory that user owns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+pgxs=$(dirname "$(pg_config --pgxs)")/..
+work=$(pg_tmpdir tap)
+cp -r test/t "$work/t"
+[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$work"
+cd "$work"
+status=0
+as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+    PERL5LIB="$pgxs/src/test/perl:$work/t/lib" \
+    prove ${PROVE_FLAGS:--v} t/ || status=$?
+if [ $status != 0 ]; then
+    for f in tmp_check/log/*.log; do echo "---- $f"; tail -50 "$f"; done
+fi
+cd / && rm -rf "$work"
+exit $status

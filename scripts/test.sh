@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# scripts/test.sh: what `make test` runs.  Installs the dependencies, builds
+# and installs the extension, then runs every suite against real servers:
+#   1. pg_regress (sql/, expected/)       on a throwaway cluster
+#   2. pgTAP (test/pgtap/, by pg_prove)   on the same cluster
+#   3. multi-server TAP (test/t/)         clusters of PostgreSQL::Test::Cluster
+#   4. libFuzzer harnesses (test/fuzz/)   a short run each
+# and ends with one line "suites: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+scripts/install-deps.sh || exit 1
+say "build and install"
+make -s DHT_EXTRA_CFLAGS=-Werror >/dev/null && make -s install >/dev/null || { echo "build failed"; exit 1; }
+
+passed=0; failed=0; failures=()
+record() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi; }
+
+dir=$(pg_tmpdir regress)
+port=${DHT_TEST_PORT:-55432}
+trap 'scripts/pgcluster.sh destroy "$dir"' EXIT
+scripts/pgcluster.sh start "$dir" "$port" || exit 1
+export PGHOST=$dir PGPORT=$port PGUSER=postgres
+
+say "pg_regress"
+make -s installcheck; rc=$?
+[ $rc = 0 ] || cat regression.diffs 2>/dev/null | head -200
+record pg_regress $rc
+
+say "pgTAP"
+createdb dht_pgtap && psql -q -d dht_pgtap -c 'CREATE EXTENSION pgtap' >/dev/null
+if ls test/pgtap/*.sql >/dev/null 2>&1; then
+    pg_prove -d dht_pgtap test/pgtap/*.sql; record pgtap $?
+fi
+scripts/pgcluster.sh destroy "$dir"; trap - EXIT
+
+if ls test/t/*.pl >/dev/null 2>&1; then
+    say "multi-server TAP"
+    scripts/test-tap.sh; record tap $?
+fi
+
+say "fuzz"
+scripts/fuzz.sh "${FUZZ_SECONDS:-15}"; record fuzz $?
+
+[ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" = 0 ]
