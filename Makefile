@@ -11,6 +11,8 @@
 #   make demo       run the demo on a throwaway cluster
 #   make bench      run the benchmarks under bench/
 
+PG_CONFIG ?= pg_config
+
 EXTENSION  = smartlayer_dht
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
@@ -26,13 +28,12 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 ERASURE_CFLAGS := $(shell pkg-config --cflags erasurecode-1 2>/dev/null || echo -I/usr/include/liberasurecode)
 ERASURE_LIBS   := $(shell pkg-config --libs erasurecode-1 2>/dev/null || echo -lerasurecode)
 
-PG_CPPFLAGS = $(shell pkg-config --cflags libsodium) $(ERASURE_CFLAGS)
+PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir 2>/dev/null) $(shell pkg-config --cflags libsodium) $(ERASURE_CFLAGS)
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(DHT_EXTRA_CFLAGS)
-SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lm
+SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lpq -lm
 
 EXTRA_CLEAN = $(DATA_built) test/fuzz/*_fuzz bench/bin
 
-PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(PGXS),)
 include $(PGXS)

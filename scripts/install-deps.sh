@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
     make gcc clang libclang-rt-14-dev pkg-config perl
-    postgresql-15 postgresql-server-dev-15 postgresql-contrib
+    postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
     libsodium-dev liberasurecode-dev libisal2 libjerasure2
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 )
