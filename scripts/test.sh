@@ -4,7 +4,8 @@
 #   1. pg_regress (sql/, expected/)       on a throwaway cluster
 #   2. pgTAP (test/pgtap/, by pg_prove)   on the same cluster
 #   3. multi-server TAP (test/t/)         clusters of PostgreSQL::Test::Cluster
-#   4. libFuzzer harnesses (test/fuzz/)   a short run each
+#   4. pure-C unit tests (test/unit/)     placement engine, parsers, ...
+#   5. libFuzzer harnesses (test/fuzz/)   a short run each
 # and ends with one line "suites: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,9 @@ if ls test/t/*.pl >/dev/null 2>&1; then
     say "multi-server TAP"
     scripts/test-tap.sh; record tap $?
 fi
+
+say "unit tests (pure C)"
+test/unit/run.sh; record unit $?
 
 say "fuzz"
 scripts/fuzz.sh "${FUZZ_SECONDS:-15}"; record fuzz $?
