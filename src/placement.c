@@ -10,16 +10,21 @@
  * keyed bijection of the prefix, so every node's draw is uniform whatever
  * its id) and, only when weights differ, a fixed-point logarithm.
  *
- * Selection.  One pass over the candidates keeps the best L of them in a
- * binary heap whose root is the worst kept one, so most candidates cost one
- * compare against the root.  With weights, a candidate is first checked
- * against a cheap lower bound of its cost (a 256-entry table of ln over the
- * draw's leading bits) and its exact logarithm computed only if it might
- * enter the heap.  Then the kept nodes are sorted and the shards taken
- * greedily in that order, skipping taken ids and repeated tags.  If the
- * best L run out first, L doubles (up to all candidates) and the pass is
- * redone, so the answer is always the greedy over the full rendezvous order.
- * Without tags L = want + ntaken always suffices.
+ * Selection, fast path.  The draws are uniform, so a threshold on u (equal
+ * weights) or on the cost -ln(u)/w (weights: expected count = threshold x
+ * the weight sum) lets through a predictable number of candidates, about
+ * three times the shards wanted; they are exactly a prefix of the token's
+ * rendezvous order.  One pass collects them (one compare per candidate;
+ * with weights the cheap bound (1 - u)/w <= -ln(u)/w first, so the exact
+ * logarithm is computed only for the few that may pass), a heap hands them
+ * out best first, and the greedy takes shards, skipping taken ids and used
+ * tags.  If the prefix runs out, a larger threshold is tried once.
+ *
+ * Selection, general path (few tags, large want, or the fast path gave up):
+ * one pass keeps the best L candidates in a heap whose root is the worst kept
+ * one; if the greedy runs out, L doubles, up to all candidates.  So the
+ * answer is always the greedy over the full rendezvous order: thresholds and
+ * L only decide the speed (the unit test checks this against a full sort).
  *
  * Fixed-point ln.  For m = (draw >> 11) + 1 in [1, 2^53], u = m / 2^53 and
  * cost = -ln(u) = (53 - k) ln 2 - ln(y), with k the position of m's top bit
@@ -28,8 +33,9 @@
  * z = y r is within 2^-9 of 1 and ln(z) is a short series, all in Q63
  * integers.  The result, in Q57, is accurate to about 2^-57 (the unit test
  * measures it against logl), far below the spacing of consecutive u, so it
- * is strictly increasing in m.  Tables come from tools in the test (their
- * values are checked there against integer arithmetic and logl).
+ * is strictly increasing in m.  The tables were computed with 80-digit
+ * decimal arithmetic; test/unit/placement_ln_test.c checks them against
+ * integer arithmetic and logl, and the ln against logl.
  */
 #include "placement.h"
 
@@ -53,6 +59,7 @@ struct PlacementSet
 {
 	int			n;
 	int			ntags;			/* distinct tags (use_tags only) */
+	double		wsum;			/* sum of the weights */
 	bool		use_tags;
 	bool		uniform;		/* all weights equal: order by u alone */
 	void	   *(*alloc) (size_t);
@@ -207,74 +214,6 @@ static const uint64_t ln_of_recip[256] = {
 	UINT64_C(0x57d8471610767d01), UINT64_C(0x5818a7a84523f5c7), UINT64_C(0x5858e7e9dec1a5d3), UINT64_C(0x589907fb3e1d0bc4),
 };
 
-/* ln_upper[i] = ceil(ln(1 + (i + 1) / 256) * 2^63): ln(y) < it when y's top fraction bits are i. */
-static const uint64_t ln_upper[256] = {
-	UINT64_C(0x007fc02a8ac42f02), UINT64_C(0x00ff015358833c48), UINT64_C(0x017dc475f810a76e), UINT64_C(0x01fc0a8b0fc03e3d),
-	UINT64_C(0x0279d48868d4ae9e), UINT64_C(0x02f72360fab62356), UINT64_C(0x0373f804f5f23300), UINT64_C(0x03f05361cf06600a),
-	UINT64_C(0x046c366248f65ff1), UINT64_C(0x04e7a1ee7faf57eb), UINT64_C(0x056296ebf2393524), UINT64_C(0x05dd163d8cb73f12),
-	UINT64_C(0x065720c3b238fae0), UINT64_C(0x06d0b75c465c6fb1), UINT64_C(0x0749dae2b6c2d485), UINT64_C(0x07c28c300458a999),
-	UINT64_C(0x083acc1acc723899), UINT64_C(0x08b29b7751bd7075), UINT64_C(0x0929fb17850a0b7d), UINT64_C(0x09a0ebcb0de8e84a),
-	UINT64_C(0x0a176e5f5323781e), UINT64_C(0x0a8d839f830c1fb5), UINT64_C(0x0b032c549ba861d9), UINT64_C(0x0b78694572b5a5ce),
-	UINT64_C(0x0bed3b36bd896643), UINT64_C(0x0c61a2eb18cd907b), UINT64_C(0x0cd5a1231019d66e), UINT64_C(0x0d49369d256ab1b3),
-	UINT64_C(0x0dbc6415d876d085), UINT64_C(0x0e2f2a47ade3a18b), UINT64_C(0x0ea189eb3659aeb0), UINT64_C(0x0f1383b7157972f5),
-	UINT64_C(0x0f85186008b15331), UINT64_C(0x0ff64898edf55d56), UINT64_C(0x10671512ca596e2b), UINT64_C(0x10d77e7cd08e5967),
-	UINT64_C(0x114785846742ac69), UINT64_C(0x11b72ad52f67a02a), UINT64_C(0x12266f190a5acb7e), UINT64_C(0x129552f81ff5234d),
-	UINT64_C(0x1303d718e47fd2ff), UINT64_C(0x1371fc201e8f743c), UINT64_C(0x13dfc2b0ecc629cb), UINT64_C(0x144d2b6ccb7d1e68),
-	UINT64_C(0x14ba36f39a55e55b), UINT64_C(0x1526e5e3a1b437a3), UINT64_C(0x159338d9982085d4), UINT64_C(0x15ff3070a793d3c9),
-	UINT64_C(0x166acd4272ad50df), UINT64_C(0x16d60fe719d21c8e), UINT64_C(0x1740f8f54037a4ca), UINT64_C(0x17ab890210d9091c),
-	UINT64_C(0x1815c0a14357ead7), UINT64_C(0x187fa06520c91091), UINT64_C(0x18e928de886d40ab), UINT64_C(0x19525a9cf456b477),
-	UINT64_C(0x19bb362e7dfb8356), UINT64_C(0x1a23bc1fe2b5631a), UINT64_C(0x1a8becfc882f18c3), UINT64_C(0x1af3c94e80bff2d9),
-	UINT64_C(0x1b5b519e8fb5a46f), UINT64_C(0x1bc286742d8cd62a), UINT64_C(0x1c2968558c18c0a4), UINT64_C(0x1c8ff7c79a9a21ad),
-	UINT64_C(0x1cf6354e09c5dc49), UINT64_C(0x1d5c216b4fbb915c), UINT64_C(0x1dc1bca0abec7d61), UINT64_C(0x1e27076e2af2e5ea),
-	UINT64_C(0x1e8c0252aa5a5fea), UINT64_C(0x1ef0adcbdc593653), UINT64_C(0x1f550a564b7b3708), UINT64_C(0x1fb9186d5e3e2a8e),
-	UINT64_C(0x201cd88b5aa0398e), UINT64_C(0x20804b2969a081b6), UINT64_C(0x20e370bf9ab21a3b), UINT64_C(0x214649c4e721c6bf),
-	UINT64_C(0x21a8d6af356e9641), UINT64_C(0x220b17f35c95aa32), UINT64_C(0x226d0e05275160be), UINT64_C(0x22ceb957574c1c08),
-	UINT64_C(0x23301a5ba846decf), UINT64_C(0x23913182d333f5f8), UINT64_C(0x23f1ff3c9145e51c), UINT64_C(0x245283f79ef2cb45),
-	UINT64_C(0x24b2c021beec73df), UINT64_C(0x2512b427bd0d46be), UINT64_C(0x25726075713a493c), UINT64_C(0x25d1c575c23a6139),
-	UINT64_C(0x2630e392a88309f6), UINT64_C(0x268fbb3530faa9ad), UINT64_C(0x26ee4cc57fb0b5e5), UINT64_C(0x274c98aad28bd38f),
-	UINT64_C(0x27aa9f4b83ee1f0f), UINT64_C(0x2808610d0d4fc77b), UINT64_C(0x2865de5409d0276c), UINT64_C(0x28c3178438bd84fb),
-	UINT64_C(0x29200d008013a199), UINT64_C(0x297cbf2aeef141b7), UINT64_C(0x29d92e64c004d35f), UINT64_C(0x2a355b0e5bf05a14),
-	UINT64_C(0x2a9145875ba4c5a0), UINT64_C(0x2aecee2e8ab4d8aa), UINT64_C(0x2b485561e99fc339), UINT64_C(0x2ba37b7eb01394a2),
-	UINT64_C(0x2bfe60e14f27a791), UINT64_C(0x2c5905e5738f2a5f), UINT64_C(0x2cb36ae607c3e504), UINT64_C(0x2d0d903d36295d89),
-	UINT64_C(0x2d6776446b287b13), UINT64_C(0x2dc11d545743c719), UINT64_C(0x2e1a85c4f1246bac), UINT64_C(0x2e73afed77a00d3a),
-	UINT64_C(0x2ecc9c2473b79d83), UINT64_C(0x2f254abfba8f44f9), UINT64_C(0x2f7dbc146f5f7f3d), UINT64_C(0x2fd5f077055f86ca),
-	UINT64_C(0x302de83b41a92b6c), UINT64_C(0x3085a3b43d162e93), UINT64_C(0x30dd233466174014), UINT64_C(0x3134670d8284b56c),
-	UINT64_C(0x318b6f90b1691510), UINT64_C(0x31e23d0e6cc58efd), UINT64_C(0x3238cfd68b507b10), UINT64_C(0x328f2838422df575),
-	UINT64_C(0x32e5468226a2b0d3), UINT64_C(0x333b2b022fc11598), UINT64_C(0x3390d605b810c538), UINT64_C(0x33e647d97f3097e6),
-	UINT64_C(0x343b80c9ab732ac9), UINT64_C(0x34908121cb761458), UINT64_C(0x34e5492cd7b3d42e), UINT64_C(0x3539d9353410931b),
-	UINT64_C(0x358e3184b161c819), UINT64_C(0x35e252648ef0d623), UINT64_C(0x36363c1d7bf8b6d3), UINT64_C(0x3689eef7991ec51a),
-	UINT64_C(0x36dd6b3a79e6bb3b), UINT64_C(0x3730b12d2621f6b4), UINT64_C(0x3783c1161b5a1485), UINT64_C(0x37d69b3b4e36f7f0),
-	UINT64_C(0x38293fe22be04d5a), UINT64_C(0x387baf4f9b5a9ae8), UINT64_C(0x38cde9c7fedfefd0), UINT64_C(0x391fef8f35344359),
-	UINT64_C(0x3971c0e89af593fb), UINT64_C(0x39c35e170be7d6f7), UINT64_C(0x3a14c75ce43cc84b), UINT64_C(0x3a65fcfc01d7aac4),
-	UINT64_C(0x3ab6ff35c58d0797), UINT64_C(0x3b07ce4b145e7ca1), UINT64_C(0x3b586a7c58b2a847), UINT64_C(0x3ba8d4098389417e),
-	UINT64_C(0x3bf90b320dab6a81), UINT64_C(0x3c491034f8d84c3a), UINT64_C(0x3c98e350d0ee085a), UINT64_C(0x3ce884c3ad0f0fc7),
-	UINT64_C(0x3d37f4cb30c3eac9), UINT64_C(0x3d8733a48d19802f), UINT64_C(0x3dd6418c81bbe86c), UINT64_C(0x3e251ebf5e0dd967),
-	UINT64_C(0x3e73cb79023cb79b), UINT64_C(0x3ec247f4e05158c3), UINT64_C(0x3f10946dfd3d8459), UINT64_C(0x3f5eb11ef1e63db4),
-	UINT64_C(0x3fac9e41ec2ae395), UINT64_C(0x3ffa5c10afe930ac), UINT64_C(0x4047eac497fe2861), UINT64_C(0x40954a969743fb1b),
-	UINT64_C(0x40e27bbf398cecf1), UINT64_C(0x412f7e76a49b4998), UINT64_C(0x417c52f49916702b), UINT64_C(0x41c8f970737d013a),
-	UINT64_C(0x421572212d143971), UINT64_C(0x4261bd3d5cd482e5), UINT64_C(0x42addafb38534702), UINT64_C(0x42f9cb9094aa0adb),
-	UINT64_C(0x43458f32e75adf83), UINT64_C(0x4391261747322fdc), UINT64_C(0x43dc90726d25f53b), UINT64_C(0x4427ce78b5325bf8),
-	UINT64_C(0x4472e05e1f33e103), UINT64_C(0x44bdc6564fbef14d), UINT64_C(0x4508809490f513cb), UINT64_C(0x45530f4bd357a6a7),
-	UINT64_C(0x459d72aeae98380f), UINT64_C(0x45e7aaef62668300), UINT64_C(0x4631b83fd73c182f), UINT64_C(0x467b9ad19f25bb32),
-	UINT64_C(0x46c552d5f68a7bc0), UINT64_C(0x470ee07dc4f092f3), UINT64_C(0x475843f99dc00c22), UINT64_C(0x47a17d79c10340f8),
-	UINT64_C(0x47ea8d2e1c253031), UINT64_C(0x483373464aadb64e), UINT64_C(0x487c2ff196fbaf88), UINT64_C(0x48c4c35efafd0a0c),
-	UINT64_C(0x490d2dbd20e4cf89), UINT64_C(0x49556f3a63df2cf1), UINT64_C(0x499d8804d0c37f35), UINT64_C(0x49e5784a26c46bae),
-	UINT64_C(0x4a2d4037d81e0abd), UINT64_C(0x4a74dffb0ac22b22), UINT64_C(0x4abc57c09902b473), UINT64_C(0x4b03a7b5123a2ee6),
-	UINT64_C(0x4b4ad004bb7276af), UINT64_C(0x4b91d0db9009a102), UINT64_C(0x4bd8aa65425518b7), UINT64_C(0x4c1f5ccd3c42f87f),
-	UINT64_C(0x4c65e83e9ff9a876), UINT64_C(0x4cac4ce44875c4c9), UINT64_C(0x4cf28ae8ca265321), UINT64_C(0x4d38a27673874c5c),
-	UINT64_C(0x4d7e93b74dba800a), UINT64_C(0x4dc45ed51d1ed718), UINT64_C(0x4e0a03f961e5faff), UINT64_C(0x4e4f834d58a866a8),
-	UINT64_C(0x4e94dcf9faf7e633), UINT64_C(0x4eda1127fff08abf), UINT64_C(0x4f1f1fffdcc81721), UINT64_C(0x4f6409a9c55bea91),
-	UINT64_C(0x4fa8ce4dacbd6e10), UINT64_C(0x4fed6e1345bd096e), UINT64_C(0x5031e9220373a48b), UINT64_C(0x50763fa119cab992),
-	UINT64_C(0x50ba71b77e02fcb3), UINT64_C(0x50fe7f8be7399dea), UINT64_C(0x51426944ceec2941), UINT64_C(0x51862f08717b09f5),
-	UINT64_C(0x51c9d0fcceaab4c7), UINT64_C(0x520d4f47aa237dd0), UINT64_C(0x5250aa0e8bf01dee), UINT64_C(0x5293e176c0faec09),
-	UINT64_C(0x52d6f5a55b89ce38), UINT64_C(0x5319e6bf33b8e6c6), UINT64_C(0x535cb4e8e7f4011d), UINT64_C(0x539f6046dd6ec273),
-	UINT64_C(0x53e1e8fd409ba218), UINT64_C(0x54244f3005a1ad30), UINT64_C(0x54669302e8d1199c), UINT64_C(0x54a8b4996f16abba),
-	UINT64_C(0x54eab416e66df2ab), UINT64_C(0x552c919e66525ea5), UINT64_C(0x556e4d52d02f34f3), UINT64_C(0x55afe756cfce6505),
-	UINT64_C(0x55f15fccdbc64217), UINT64_C(0x5632b6d735e624c3), UINT64_C(0x5673ec97eba1f7de), UINT64_C(0x56b50130d67cb3ed),
-	UINT64_C(0x56f5f4c39c71cc70), UINT64_C(0x5736c771b05d9234), UINT64_C(0x5777795c52648ddd), UINT64_C(0x57b80aa49059d5c4),
-	UINT64_C(0x57f87b6b46246236), UINT64_C(0x5838cbd11e23632a), UINT64_C(0x5878fbf691919a5f), UINT64_C(0x58b90bfbe8e7bcd6),
-};
-
 /* ---- primitives */
 
 static inline uint64_t
@@ -342,20 +281,17 @@ neg_ln_q57(uint64_t m)
 }
 
 /*
- * A lower bound of neg_ln_q57(m) from m's top bits only: a table look-up.
- * It is below the exact value by at least the ln-distance between y and the
- * end of its table interval (>= 2^-54), far more than neg_ln_q57's error.
+ * A lower bound of neg_ln_q57(m) without a logarithm: -ln(u) >= 1 - u, less
+ * 4 units for neg_ln_q57's rounding (its error is below one unit).  Tight
+ * where it matters: the candidates that can still enter the best list have
+ * u close to 1.
  */
 static inline uint64_t
 neg_ln_q57_lower(uint64_t m)
 {
-	int			k = 63 - __builtin_clzll(m);
-	int			i = (int) (((m << (63 - k)) >> 55) & 0xff);
-	s128		neg = (s128) (53 - k) * LN2_Q63 - ln_upper[i];
+	uint64_t	one_minus_u = ((UINT64_C(1) << 53) - m) << 4;	/* Q57 */
 
-	if (neg <= 0)
-		return 0;
-	return (uint64_t) (neg >> 6);
+	return one_minus_u > 4 ? one_minus_u - 4 : 0;
 }
 
 static inline double
@@ -437,6 +373,9 @@ placement_prepare(const PlacementNode *nodes, int n, bool use_tags,
 	}
 
 	/* Count distinct tags: choose skips futile passes when there are few. */
+	set->wsum = 0;
+	for (int i = 0; i < n; i++)
+		set->wsum += nodes[i].weight;
 	set->ntags = n;
 	if (use_tags && n > 0)
 	{
@@ -669,6 +608,150 @@ tag_used(const PlacementSet *set, uint64_t tag, const PlacementTaken *taken,
 	return false;
 }
 
+/*
+ * Collect the prefix of the rendezvous order within a threshold: with equal
+ * weights every candidate with m >= min_m, else every one with cost <=
+ * max_cost.  Returns how many (unsorted), or -1 if more than cap.
+ */
+static int
+collect_uniform(const PlacementSet *set, const MixKey *key, uint64_t min_m,
+				Entry *buf, int cap)
+{
+	int			size = 0;
+
+	for (int i = 0; i < set->n; i++)
+	{
+		uint64_t	m = (mix(key, set->prefix[i]) >> 11) + 1;
+
+		if (m < min_m)
+			continue;
+		if (size == cap)
+			return -1;
+		buf[size].cost = 0;
+		buf[size].m = m;
+		buf[size].idx = i;
+		size++;
+	}
+	return size;
+}
+
+static int
+collect_weighted(const PlacementSet *set, const MixKey *key, double max_cost,
+				 Entry *buf, int cap)
+{
+	int			size = 0;
+
+	for (int i = 0; i < set->n; i++)
+	{
+		uint64_t	m = (mix(key, set->prefix[i]) >> 11) + 1;
+		double		scale = set->scale[i];
+		double		cost;
+
+		if ((double) (int64_t) neg_ln_q57_lower(m) * scale > max_cost)
+			continue;
+		cost = cost_of(m, scale);
+		if (cost > max_cost)
+			continue;
+		if (size == cap)
+			return -1;
+		buf[size].cost = cost;
+		buf[size].m = m;
+		buf[size].idx = i;
+		size++;
+	}
+	return size;
+}
+
+/* A heap with the best entry at the root, for taking entries best first. */
+static inline void
+sift_down_best(const PlacementSet *set, Entry *h, int size, int i)
+{
+	Entry		e = h[i];
+
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= size)
+			break;
+		if (c + 1 < size && better(set, &h[c + 1], &h[c]))
+			c++;				/* the better child */
+		if (!better(set, &h[c], &e))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = e;
+}
+
+/*
+ * The greedy: take entries best first (a heap, so only as many as needed
+ * are ordered), skipping taken ids and used tags.  Returns how many chosen.
+ * Reorders h.
+ */
+static int
+greedy(const PlacementSet *set, Entry *h, int size,
+	   const PlacementTaken *taken, int ntaken, int want, int *out)
+{
+	int			nout = 0;
+
+	for (int i = size / 2 - 1; i >= 0; i--)
+		sift_down_best(set, h, size, i);
+	while (size > 0 && nout < want)
+	{
+		int			idx = h[0].idx;
+
+		h[0] = h[--size];
+		sift_down_best(set, h, size, 0);
+		if (ntaken > 0 && is_taken(set, idx, taken, ntaken))
+			continue;
+		if (set->use_tags &&
+			tag_used(set, set->tag[idx], taken, ntaken, out, nout))
+			continue;
+		out[nout++] = idx;
+	}
+	return nout;
+}
+
+/*
+ * Fast path: the prefix of the order within a threshold chosen so that about
+ * `expect` candidates pass (the draws are uniform), sorted, then the greedy.
+ * Returns the number chosen, or -1 when the threshold prefix did not settle
+ * the answer (too many passed, or the greedy ran out): the caller then uses
+ * the heap path, which is exact for any input.  Whatever the thresholds, the
+ * answer is the greedy over the full order: they only decide the speed.
+ */
+static int
+choose_by_threshold(const PlacementSet *set, const MixKey *key,
+					const PlacementTaken *taken, int ntaken, int want,
+					int expect, int *out)
+{
+	Entry		buf[STACK_ENTRIES];
+	int			n = set->n;
+
+	for (int round = 0; round < 2 && expect < n / 2; round++, expect *= 4)
+	{
+		int			size;
+		int			nout;
+
+		if (set->uniform)
+		{
+			uint64_t	below = (UINT64_C(1) << 53) / (uint64_t) n * (uint64_t) expect;
+
+			size = collect_uniform(set, key, (UINT64_C(1) << 53) - below + 1,
+								   buf, STACK_ENTRIES);
+		}
+		else
+			size = collect_weighted(set, key, expect / set->wsum, buf, STACK_ENTRIES);
+		if (size < 0)
+			return -1;
+		nout = greedy(set, buf, size, taken, ntaken, want, out);
+		if (nout == want)
+			return nout;
+	}
+	return -1;
+}
+
 int
 placement_choose(const PlacementSet *set,
 				 const uint8_t digest[PLACEMENT_DIGEST_LEN],
@@ -702,6 +785,24 @@ placement_choose(const PlacementSet *set,
 	if (L > n || L < 0)
 		L = n;
 
+	/*
+	 * Usually one threshold pass settles it (see choose_by_threshold):
+	 * expect about twice the picks the greedy may need without tags, three
+	 * times with them.
+	 */
+	if (L < n)
+	{
+		int			expect = set->use_tags ? 3 * want + 2 * ntaken : 2 * (want + ntaken);
+
+		if (expect < n / 8 && expect <= STACK_ENTRIES / 8)
+		{
+			nout = choose_by_threshold(set, &key, taken, ntaken, want, expect, out);
+			if (nout >= 0)
+				return nout;
+		}
+	}
+
+	/* The general path: a heap of the best L, doubling L when needed. */
 	for (;;)
 	{
 		int			size;
@@ -717,29 +818,7 @@ placement_choose(const PlacementSet *set,
 		}
 		size = set->uniform ? scan_uniform(set, &key, heap, L)
 			: scan_weighted(set, &key, heap, L);
-
-		/* Heap sort: the worst goes to the end, leaving best first. */
-		for (int end = size - 1; end > 0; end--)
-		{
-			Entry		worst = heap[0];
-
-			heap[0] = heap[end];
-			heap[end] = worst;
-			sift_down(set, heap, end, 0);
-		}
-
-		nout = 0;
-		for (int j = 0; j < size && nout < want; j++)
-		{
-			int			idx = heap[j].idx;
-
-			if (ntaken > 0 && is_taken(set, idx, taken, ntaken))
-				continue;
-			if (set->use_tags &&
-				tag_used(set, set->tag[idx], taken, ntaken, out, nout))
-				continue;
-			out[nout++] = idx;
-		}
+		nout = greedy(set, heap, size, taken, ntaken, want, out);
 		if (nout == want || L == n)
 			break;
 		L = (L > n / 2) ? n : 2 * L;

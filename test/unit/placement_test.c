@@ -350,7 +350,7 @@ test_against_reference(void)
 	rng_state = 1;
 	for (int c = 0; c < 3000; c++)
 	{
-		int			n = 1 + (int) (rng() % (c % 10 == 0 ? 700 : 120));
+		int			n = 1 + (int) (rng() % (c % 10 == 0 ? 700 : c % 3 == 0 ? 1500 : 120));
 		int			kind = (int) (rng() % 4);
 		/* heavy tag collisions: 1..6 operators, or many */
 		int			nops = (rng() % 2) ? 1 + (int) (rng() % 6) : 1 + (int) (rng() % (unsigned) n);
@@ -407,6 +407,27 @@ test_fallback(void)
 	}
 	ok(agree == total && rules_ok, "fallback (best list exhausted, L doubles) equals the full sort");
 	free(nodes);
+
+	/*
+	 * Equal draws: 1200 nodes whose ids share one of 8 prefixes, so groups of
+	 * 150 tie on u; the threshold pass overflows and ties go by full id.
+	 */
+	n = 1200;
+	agree = total = 0;
+	for (int weighted = 0; weighted < 2; weighted++)
+	{
+		nodes = make_nodes(n, 30, weighted ? w_mixed : NULL);
+		for (int i = 0; i < n; i++)
+			memset(nodes[i].id, i % 8, 8);
+		for (uint64_t tok = 0; tok < 100; tok++)
+		{
+			total += 2;
+			agree += check_case(nodes, n, false, tok, NULL, 0, 6, &rules_ok);
+			agree += check_case(nodes, n, true, tok, NULL, 0, 6, &rules_ok);
+		}
+		free(nodes);
+	}
+	ok(agree == total && rules_ok, "ties in u (shared id prefixes) are broken by the full id, as in the full sort");
 }
 
 static void
@@ -695,7 +716,7 @@ main(void)
 		printf("Bail out! sodium_init failed\n");
 		return 1;
 	}
-	printf("1..35\n");
+	printf("1..36\n");
 	test_basics();
 	test_fixed_answers();
 	test_against_reference();
@@ -705,7 +726,7 @@ main(void)
 	test_uniformity();
 	test_weights();
 	test_movement();
-	if (tests_run != 35)
-		printf("# planned 35 tests, ran %d\n", tests_run);
-	return tests_failed == 0 && tests_run == 35 ? 0 : 1;
+	if (tests_run != 36)
+		printf("# planned 36 tests, ran %d\n", tests_run);
+	return tests_failed == 0 && tests_run == 36 ? 0 : 1;
 }
