@@ -1,0 +1,56 @@
+-- Anchors: sync of the directory between anchors by PostgreSQL 15 logical
+-- replication (src/anchor.c).  Each anchor publishes the rows of its own
+-- origin (publication dht_<name>, a row filter per log table) and subscribes
+-- to every peer (subscription dht_from_<peer>, slot dht_<peer>_<name> on the
+-- peer).  No two anchors write the same row, so apply never conflicts; the
+-- views of 50_directory.sql resolve the logs the same way everywhere.
+
+CREATE FUNCTION dht.anchor_init(name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'anchor_init' LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION dht.anchor_init(text) IS
+    'name this anchor (once) and publish the rows it writes';
+
+CREATE FUNCTION dht.anchor_add_peer(name text, conninfo text) RETURNS void
+    AS 'MODULE_PATHNAME', 'anchor_add_peer' LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION dht.anchor_add_peer(text, text) IS
+    'subscribe to a peer anchor''s rows, initial copy included';
+
+CREATE FUNCTION dht.anchor_remove_peer(name text) RETURNS void
+    AS 'MODULE_PATHNAME', 'anchor_remove_peer' LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION dht.anchor_remove_peer(text) IS
+    'stop receiving a peer''s rows and drop its slot on the peer (its rows stay)';
+
+CREATE FUNCTION dht.anchor_status(
+        OUT peer text, OUT state text, OUT lag_bytes bigint, OUT last_msg timestamptz,
+        OUT apply_error_count bigint, OUT sync_error_count bigint, OUT tables_syncing integer,
+        OUT slot_status text, OUT worker_pid integer, OUT error text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'anchor_status' LANGUAGE C VOLATILE SECURITY DEFINER ROWS 4
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION dht.anchor_status() IS
+    'one row per peer: streaming, catching up, disabled, failing or down, and how far behind';
+
+CREATE FUNCTION dht.state_digest() RETURNS bytea
+    AS 'MODULE_PATHNAME', 'state_digest' LANGUAGE C STABLE
+    SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION dht.state_digest() IS
+    'BLAKE2b-256 of the resolved directory; equal on anchors that have converged';
+
+-- What a peer's replication user needs on this anchor besides the REPLICATION
+-- attribute (which roles do not inherit): read the published tables for the
+-- initial copy, and this anchor's name.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dht_replication') THEN
+        CREATE ROLE dht_replication NOLOGIN;
+    END IF;
+END
+$roles$;
+GRANT USAGE ON SCHEMA dht TO dht_replication;
+GRANT SELECT ON dht.anchor_self, dht.sla_log, dht.node_log, dht.node_state_log,
+    dht.epoch_log, dht.token_log, dht.placement_log TO dht_replication;
+
+GRANT EXECUTE ON FUNCTION dht.state_digest(), dht.anchor_status() TO dht_reader;
