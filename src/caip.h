@@ -67,14 +67,14 @@ extern size_t caip_format(const uint8_t *enc, size_t len,
 /* True iff enc is exactly what caip_parse produces for some text. */
 extern bool caip_valid_encoding(const uint8_t *enc, size_t len);
 
-/* The order of dht.token: bytewise, then shorter first. */
+/* The order of dht.token: bytewise, then shorter first; -1, 0 or 1. */
 static inline int
 caip_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	int			c = memcmp(a, b, alen < blen ? alen : blen);
 
 	if (c != 0)
-		return c;
+		return c < 0 ? -1 : 1;
 	return (alen > blen) - (alen < blen);
 }
 
