@@ -794,7 +794,7 @@ placement_choose(const PlacementSet *set,
 	{
 		int			expect = set->use_tags ? 3 * want + 2 * ntaken : 2 * (want + ntaken);
 
-		if (expect < n / 8 && expect <= STACK_ENTRIES / 8)
+		if (expect < n / 2 && expect <= STACK_ENTRIES / 8)
 		{
 			nout = choose_by_threshold(set, &key, taken, ntaken, want, expect, out);
 			if (nout >= 0)
