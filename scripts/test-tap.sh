@@ -7,14 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-pgxs=$(dirname "$(pg_config --pgxs)")/..
+# pg_config --pgxs is .../pgxs/src/makefiles/pgxs.mk; the test modules are
+# in .../pgxs/src/test/perl and pg_regress in .../pgxs/src/test/regress.
+pgxs=$(dirname "$(dirname "$(pg_config --pgxs)")")
 work=$(pg_tmpdir tap)
 cp -r test/t "$work/t"
 [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$work"
 cd "$work"
 status=0
-as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
-    PERL5LIB="$pgxs/src/test/perl:$work/t/lib" \
+as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/test/regress/pg_regress" \
+    PERL5LIB="$pgxs/test/perl:$work/t/lib" \
     prove ${PROVE_FLAGS:--v} t/ || status=$?
 if [ $status != 0 ]; then
     for f in tmp_check/log/*.log; do echo "---- $f"; tail -50 "$f"; done

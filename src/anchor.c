@@ -218,9 +218,12 @@ normalise_conninfo(const char *peer, const char *conninfo, int *timeout_ms)
 	if (opts == NULL)
 	{
 		char	   *msg = err ? pstrdup(err) : pstrdup("out of memory");
+		size_t		len = strlen(msg);
 
 		if (err)
 			PQfreemem(err);
+		while (len > 0 && msg[len - 1] == '\n')
+			msg[--len] = '\0';
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("invalid connection string for anchor \"%s\"", peer),
@@ -722,6 +725,17 @@ check_peer(PGconn *conn, const char *peer, const char *slot)
 	bool		has_pub;
 	bool		has_slot;
 
+	res = remote_query(conn, peer,
+					   "SELECT pg_catalog.to_regclass('dht.anchor_self') IS NOT NULL", 0, NULL);
+	if (PQgetvalue(res, 0, 0)[0] != 't')
+	{
+		PQclear(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the database at that address has no smartlayer_dht anchor"),
+				 errhint("Check the dbname in the connection string, and run CREATE EXTENSION smartlayer_dht and dht.anchor_init there.")));
+	}
+	PQclear(res);
 	res = remote_query(conn, peer,
 					   "SELECT (SELECT name FROM dht.anchor_self), "
 					   "EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = $1), "
