@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "smartlayer_dht.h"
+#include "registry_cache.h"
 
 PG_MODULE_MAGIC;
 
@@ -44,4 +45,5 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libsodium")));
 	define_gucs();
+	dht_registry_cache_init();
 }

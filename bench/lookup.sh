@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# bench/lookup.sh: dht.lookup by pgbench on a directory of 1,000,000 tokens,
+# against pgbench -S on pgbench_accounts (1,000,000 rows), same clients,
+# alternating rounds in one run.  Target: ratio of TPS at least 0.9.
+#   make bench BENCH=bench/lookup.sh      (LOOKUP_TOKENS, LOOKUP_SECONDS to change)
+BENCH_PORT=${BENCH_PORT:-55610}
+. "$(dirname "$0")/common.sh"
+tokens=${LOOKUP_TOKENS:-1000000}
+seconds=${LOOKUP_SECONDS:-10}
+clients=${LOOKUP_CLIENTS:-2}
+asset=0x06012c8cf97bead5deae237070f9587f8e7a266d
+
+echo "setting up: 1,000 nodes, $tokens tokens (4+2), pgbench_accounts of $tokens rows"
+make_network 1000
+t=$(time_sql "SELECT count(*) FROM generate_series(1, $tokens) i,
+                LATERAL dht.allocate(('eip155:1/erc721:$asset/' || i)::dht.token, 'standard')")
+echo "allocated $tokens tokens in ${t}s"
+q "VACUUM ANALYZE dht.token_log, dht.placement_log, dht.node_log"
+pgbench -i -q -s $((tokens / 100000)) >/dev/null 2>&1
+q "VACUUM ANALYZE pgbench_accounts"
+
+script=$(mktemp)
+cat > "$script" <<SQL
+\set i random(1, $tokens)
+SELECT * FROM dht.lookup(('eip155:1/erc721:$asset/' || :i)::dht.token);
+SQL
+tps() { pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" "$@" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+ours=(); base=()
+for round in 1 2 3; do
+    base+=("$(tps -S)")
+    ours+=("$(tps -f "$script")")
+    echo "round $round: pgbench -S ${base[-1]} tps, dht.lookup ${ours[-1]} tps"
+done
+rm -f "$script"
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+mo=$(median "${ours[@]}"); mb=$(median "${base[@]}")
+echo "lookup: dht.lookup $mo tps, pgbench -S $mb tps (median of 3, $clients clients, ${seconds}s each)"
+echo "ratio dht.lookup / pgbench -S: $(ratio "$mo" "$mb") (target >= 0.9)"

@@ -1,0 +1,478 @@
+/*
+ * registry_cache.c
+ *	  Backend-local cache of what placement reads: SLA classes with their
+ *	  eligible node sets, node states, epochs and this anchor's origin.
+ *
+ * Reading dht.nodes for every placement would cost far more than placing.
+ * So each backend keeps, per SLA class, the prepared PlacementSet of the
+ * nodes that meet it, built on first use.  Every write to a registry table
+ * (sla_log, node_log, node_state_log, epoch_log, anchor_self), local or
+ * applied by logical replication, fires the ENABLE ALWAYS trigger
+ * dht._registry_changed(), which queues a relcache invalidation of that
+ * table; PostgreSQL delivers it to every backend (and replays it locally at
+ * the next command or on rollback), and our relcache callback drops the
+ * whole cache.  This is how Citus invalidates its metadata caches.
+ *
+ * Everything lives in one memory context under CacheMemoryContext that is
+ * reset on invalidation; nothing here outlives it.
+ */
+#include "smartlayer_dht.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "key.h"
+#include "registry_cache.h"
+#include "token.h"
+
+PG_FUNCTION_INFO_V1(registry_changed);
+
+/* Node state entry for dht_node_state. */
+typedef struct NodeStateEntry
+{
+	DhtKey		id;
+	char		state[12];
+} NodeStateEntry;
+
+typedef struct SetIndexEntry
+{
+	DhtKey		id;
+	int			index;
+} SetIndexEntry;
+
+static MemoryContext cache_cxt = NULL;
+static bool cache_valid = false;
+static HTAB *sla_cache = NULL;
+static HTAB *node_states = NULL;
+static char *origin_name = NULL;
+static bool epoch_known = false;
+static int64 epoch_current;
+static uint8 epoch_seed[PLACEMENT_SEED_LEN];
+static Oid	key_typid = InvalidOid;
+static Oid	token_typid = InvalidOid;
+
+/* The registry tables whose invalidation drops the cache. */
+static const char *const registry_tables[] = {
+	"sla_log", "node_log", "node_state_log", "epoch_log", "anchor_self"
+};
+#define NUM_REGISTRY_TABLES lengthof(registry_tables)
+static Oid	registry_relids[NUM_REGISTRY_TABLES];
+
+static void
+remember_registry_relids(void)
+{
+	Oid			nsp = get_namespace_oid("dht", true);
+
+	for (int i = 0; i < (int) NUM_REGISTRY_TABLES; i++)
+		registry_relids[i] = OidIsValid(nsp) ? get_relname_relid(registry_tables[i], nsp) : InvalidOid;
+}
+
+static void
+cache_reset(void)
+{
+	if (cache_cxt != NULL)
+		MemoryContextReset(cache_cxt);
+	else
+		cache_cxt = AllocSetContextCreate(CacheMemoryContext, "smartlayer_dht registry",
+										  ALLOCSET_DEFAULT_SIZES);
+	sla_cache = NULL;
+	node_states = NULL;
+	origin_name = NULL;
+	epoch_known = false;
+	key_typid = InvalidOid;
+	token_typid = InvalidOid;
+	remember_registry_relids();
+	cache_valid = true;
+}
+
+/*
+ * A relcache invalidation of a registry table (sent by the trigger, or by
+ * DDL such as DROP EXTENSION) or a full reset drops the cache.  Catalog
+ * lookups are not allowed here, so the table oids were noted when the cache
+ * was built.
+ */
+static void
+registry_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid))
+	{
+		cache_valid = false;
+		return;
+	}
+	for (int i = 0; i < (int) NUM_REGISTRY_TABLES; i++)
+		if (registry_relids[i] == relid)
+			cache_valid = false;
+}
+
+void
+dht_registry_cache_init(void)
+{
+	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
+}
+
+static void
+ensure_cache(void)
+{
+	if (!cache_valid || cache_cxt == NULL)
+		cache_reset();
+}
+
+static void *
+cache_alloc(size_t size)
+{
+	return MemoryContextAlloc(cache_cxt, size);
+}
+
+static void
+cache_free(void *p)
+{
+	pfree(p);
+}
+
+Datum
+registry_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("dht._registry_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/* ---- SPI helpers: callers are inside SPI_connect */
+
+static Datum
+spi_value(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+static char *
+spi_text(int row, int col)
+{
+	bool		isnull;
+	Datum		d = spi_value(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+spi_run(const char *sql, int nargs, Oid *argtypes, Datum *values)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, true, 0);
+
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "smartlayer_dht: registry query failed: %s", SPI_result_code_string(rc));
+}
+
+/* ---- SLA classes */
+
+static DhtDiversity
+parse_diversity(const char *s)
+{
+	if (strcmp(s, "operator") == 0)
+		return DHT_DIVERSITY_OPERATOR;
+	if (strcmp(s, "subnet") == 0)
+		return DHT_DIVERSITY_SUBNET;
+	if (strcmp(s, "region") == 0)
+		return DHT_DIVERSITY_REGION;
+	return DHT_DIVERSITY_NONE;
+}
+
+static bool
+load_sla_row(DhtSla *sla)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(sla->name)};
+	bool		isnull;
+
+	spi_run("SELECT data_shards, parity_shards, target_availability, diversity "
+			"FROM dht.sla_classes WHERE name = $1", 1, argtypes, values);
+	if (SPI_processed == 0)
+		return false;
+	sla->data_shards = DatumGetInt32(spi_value(0, 1, &isnull));
+	sla->parity_shards = DatumGetInt32(spi_value(0, 2, &isnull));
+	if (isnull)
+		sla->parity_shards = -1;
+	sla->target_availability = DatumGetFloat8(spi_value(0, 3, &isnull));
+	if (isnull)
+		sla->target_availability = 0;
+	sla->diversity = parse_diversity(spi_text(0, 4));
+	return true;
+}
+
+/*
+ * The eligible nodes of a class, in node id order, with the attribute its
+ * diversity rule compares (IPv4 /24 or IPv6 /64 for "subnet").
+ */
+static void
+load_sla_nodes(DhtSla *sla)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(sla->name)};
+	PlacementNode *nodes;
+	double		availability = 0;
+	int			measured = 0;
+	int			n;
+
+	spi_run("SELECT n.node_id, n.weight, n.endpoint, n.availability, "
+			"       CASE s.diversity WHEN 'operator' THEN n.operator "
+			"                        WHEN 'region' THEN n.region "
+			"                        WHEN 'subnet' THEN pg_catalog.host(pg_catalog.network("
+			"                             pg_catalog.set_masklen(n.addr, CASE pg_catalog.family(n.addr) "
+			"                             WHEN 4 THEN 24 ELSE 64 END))) END "
+			"FROM dht.nodes n, dht.sla_classes s "
+			"WHERE s.name = $1 AND n.state = 'active' "
+			"  AND n.bandwidth_mbps >= s.min_bandwidth_mbps "
+			"  AND n.storage_gb >= s.min_storage_gb "
+			"  AND coalesce(n.availability, 0) >= s.min_availability "
+			"  AND (s.regions IS NULL OR n.region = ANY (s.regions)) "
+			"ORDER BY n.node_id", 1, argtypes, values);
+	n = (int) SPI_processed;
+	sla->set = NULL;
+	sla->endpoints = MemoryContextAllocZero(cache_cxt, sizeof(char *) * Max(n, 1));
+	sla->mean_availability = 0;
+	if (n == 0)
+		return;
+	nodes = palloc(sizeof(PlacementNode) * n);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		DhtKey	   *id = DatumGetDhtKeyP(spi_value(i, 1, &isnull));
+		char	   *attr = spi_text(i, 5);
+
+		memcpy(nodes[i].id, id->bytes, DHT_KEY_LEN);
+		nodes[i].weight = DatumGetFloat8(spi_value(i, 2, &isnull));
+		nodes[i].tag = (sla->diversity == DHT_DIVERSITY_NONE || attr == NULL) ? 0 :
+			placement_tag(attr, strlen(attr));
+		sla->endpoints[i] = MemoryContextStrdup(cache_cxt, spi_text(i, 3));
+		availability += DatumGetFloat8(spi_value(i, 4, &isnull));
+		measured += isnull ? 0 : 1;
+	}
+	sla->mean_availability = measured ? availability / measured : 0;
+	sla->set = placement_prepare(nodes, n, sla->diversity != DHT_DIVERSITY_NONE,
+								 cache_alloc, cache_free);
+	pfree(nodes);
+}
+
+static void
+report_unknown_sla(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("SLA class \"%s\" does not exist", name),
+			 errhint("Define it with dht.define_sla().")));
+}
+
+DhtSla *
+dht_sla_get(const char *name)
+{
+	DhtSla	   *sla;
+	bool		found;
+
+	if (name == NULL || strlen(name) >= DHT_SLA_NAME_LEN)
+		report_unknown_sla(name ? name : "(null)");
+	ensure_cache();
+	if (sla_cache == NULL)
+	{
+		HASHCTL		ctl = {.keysize = DHT_SLA_NAME_LEN, .entrysize = sizeof(DhtSla),
+		.hcxt = cache_cxt};
+
+		sla_cache = hash_create("smartlayer_dht SLA classes", 16, &ctl,
+								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	sla = hash_search(sla_cache, name, HASH_FIND, NULL);
+	if (sla != NULL)
+		return sla;
+
+	SPI_connect();
+	{
+		DhtSla		tmp;
+
+		memset(&tmp, 0, sizeof(tmp));
+		strlcpy(tmp.name, name, DHT_SLA_NAME_LEN);
+		if (!load_sla_row(&tmp))
+		{
+			SPI_finish();
+			report_unknown_sla(name);
+		}
+		load_sla_nodes(&tmp);
+		SPI_finish();
+		if (!cache_valid)		/* invalidated while loading: don't keep it */
+			ensure_cache();
+		if (sla_cache == NULL)
+			return dht_sla_get(name);
+		sla = hash_search(sla_cache, name, HASH_ENTER, &found);
+		memcpy(sla, &tmp, sizeof(DhtSla));
+	}
+	return sla;
+}
+
+int
+dht_sla_index_of(DhtSla *sla, const uint8 *node_id)
+{
+	SetIndexEntry *e;
+
+	if (sla->set == NULL)
+		return -1;
+	if (sla->index == NULL)
+	{
+		HASHCTL		ctl = {.keysize = DHT_KEY_LEN, .entrysize = sizeof(SetIndexEntry),
+		.hcxt = cache_cxt};
+		int			n = placement_set_size(sla->set);
+
+		sla->index = hash_create("smartlayer_dht SLA index", n, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (int i = 0; i < n; i++)
+		{
+			e = hash_search(sla->index, placement_set_node(sla->set, i)->id, HASH_ENTER, NULL);
+			e->index = i;
+		}
+	}
+	e = hash_search(sla->index, node_id, HASH_FIND, NULL);
+	return e ? e->index : -1;
+}
+
+/* ---- node states, epochs, origin */
+
+static void
+load_node_states(void)
+{
+	HASHCTL		ctl = {.keysize = DHT_KEY_LEN, .entrysize = sizeof(NodeStateEntry),
+	.hcxt = cache_cxt};
+	HTAB	   *h;
+
+	SPI_connect();
+	spi_run("SELECT node_id, state FROM dht.nodes", 0, NULL, NULL);
+	h = hash_create("smartlayer_dht node states", Max(SPI_processed, 16), &ctl,
+					HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		DhtKey	   *id = DatumGetDhtKeyP(spi_value(i, 1, &isnull));
+		NodeStateEntry *e = hash_search(h, id->bytes, HASH_ENTER, NULL);
+
+		strlcpy(e->state, spi_text(i, 2), sizeof(e->state));
+	}
+	SPI_finish();
+	node_states = h;
+}
+
+const char *
+dht_node_state(const uint8 *node_id)
+{
+	NodeStateEntry *e;
+
+	ensure_cache();
+	if (node_states == NULL)
+		load_node_states();
+	e = hash_search(node_states, node_id, HASH_FIND, NULL);
+	return e ? e->state : NULL;
+}
+
+int64
+dht_current_epoch(uint8 *seed)
+{
+	ensure_cache();
+	if (!epoch_known)
+	{
+		bool		isnull;
+
+		SPI_connect();
+		spi_run("SELECT epoch, seed FROM dht.epochs ORDER BY epoch DESC LIMIT 1", 0, NULL, NULL);
+		if (SPI_processed != 1)
+			elog(ERROR, "smartlayer_dht: no placement epoch (epoch 0 is missing)");
+		epoch_current = DatumGetInt64(spi_value(0, 1, &isnull));
+		memcpy(epoch_seed, VARDATA_ANY(DatumGetByteaPP(spi_value(0, 2, &isnull))),
+			   PLACEMENT_SEED_LEN);
+		SPI_finish();
+		epoch_known = true;
+	}
+	memcpy(seed, epoch_seed, PLACEMENT_SEED_LEN);
+	return epoch_current;
+}
+
+bool
+dht_epoch_seed(int64 epoch, uint8 *seed)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(epoch)};
+	bool		isnull;
+	bool		found;
+
+	if (dht_current_epoch(seed) == epoch)
+		return true;
+	SPI_connect();
+	spi_run("SELECT seed FROM dht.epochs WHERE epoch = $1", 1, argtypes, values);
+	found = SPI_processed == 1;
+	if (found)
+		memcpy(seed, VARDATA_ANY(DatumGetByteaPP(spi_value(0, 1, &isnull))), PLACEMENT_SEED_LEN);
+	SPI_finish();
+	return found;
+}
+
+const char *
+dht_origin(void)
+{
+	ensure_cache();
+	if (origin_name == NULL)
+	{
+		char	   *name;
+
+		SPI_connect();
+		spi_run("SELECT dht.local_origin()", 0, NULL, NULL);
+		name = MemoryContextStrdup(cache_cxt, spi_text(0, 1));
+		SPI_finish();
+		origin_name = name;
+	}
+	return origin_name;
+}
+
+/* ---- types */
+
+static Oid
+lookup_dht_type(const char *name)
+{
+	TypeName   *tn = makeTypeNameFromNameList(list_make2(makeString("dht"),
+														  makeString(pstrdup(name))));
+
+	return LookupTypeNameOid(NULL, tn, false);
+}
+
+Oid
+dht_key_typid(void)
+{
+	ensure_cache();
+	if (!OidIsValid(key_typid))
+		key_typid = lookup_dht_type("key");
+	return key_typid;
+}
+
+Oid
+dht_token_typid(void)
+{
+	ensure_cache();
+	if (!OidIsValid(token_typid))
+		token_typid = lookup_dht_type("token");
+	return token_typid;
+}
+
+void
+dht_token_key(Datum token, uint8 *key)
+{
+	DhtKey	   *k = dht_token_to_key(DatumGetDhtTokenPP(token));
+
+	memcpy(key, k->bytes, DHT_KEY_LEN);
+	pfree(k);
+}

@@ -1,0 +1,64 @@
+/*
+ * registry_cache.h
+ *	  Backend-local cache of the registry: SLA classes with their eligible
+ *	  node sets, the current epoch and this anchor's origin name.
+ */
+#ifndef DHT_REGISTRY_CACHE_H
+#define DHT_REGISTRY_CACHE_H
+
+#include "postgres.h"
+
+#include "placement.h"
+#include "utils/hsearch.h"
+
+#define DHT_SLA_NAME_LEN 64
+
+typedef enum DhtDiversity
+{
+	DHT_DIVERSITY_NONE,
+	DHT_DIVERSITY_OPERATOR,
+	DHT_DIVERSITY_SUBNET,
+	DHT_DIVERSITY_REGION
+} DhtDiversity;
+
+/* One SLA class and the nodes that meet it now. */
+typedef struct DhtSla
+{
+	char		name[DHT_SLA_NAME_LEN]; /* hash key */
+	int			data_shards;
+	int			parity_shards;	/* sized from target_availability if that is set */
+	double		target_availability;	/* 0 when parity is fixed */
+	DhtDiversity diversity;
+	PlacementSet *set;			/* eligible nodes, NULL when none */
+	char	  **endpoints;		/* endpoint of set node i */
+	double		mean_availability;	/* over eligible nodes measured; 0 if none */
+	HTAB	   *index;			/* node id -> set index, built on demand */
+} DhtSla;
+
+/* The SLA class, its eligible set built if needed; ERROR 22023 if unknown. */
+extern DhtSla *dht_sla_get(const char *name);
+
+/* The set index of a node in the class's eligible set, or -1. */
+extern int	dht_sla_index_of(DhtSla *sla, const uint8 *node_id);
+
+/* The current (greatest) epoch and its seed. */
+extern int64 dht_current_epoch(uint8 *seed);
+
+/* The seed of a given epoch; false if there is no such epoch. */
+extern bool dht_epoch_seed(int64 epoch, uint8 *seed);
+
+/* The name this anchor writes its rows under. */
+extern const char *dht_origin(void);
+
+/* The state of any registered node ("active", ...), or NULL if unknown. */
+extern const char *dht_node_state(const uint8 *node_id);
+
+/* Type oids of dht.key and dht.token, and the key of a token (dht.token_key). */
+extern Oid	dht_key_typid(void);
+extern Oid	dht_token_typid(void);
+extern void dht_token_key(Datum token, uint8 *key);
+
+/* Register the invalidation callback (from _PG_init). */
+extern void dht_registry_cache_init(void);
+
+#endif							/* DHT_REGISTRY_CACHE_H */
