@@ -35,11 +35,12 @@
 
 PG_FUNCTION_INFO_V1(registry_changed);
 
-/* Node state entry for dht_node_state. */
+/* Every registered node's resolved state and endpoint. */
 typedef struct NodeStateEntry
 {
 	DhtKey		id;
 	char		state[12];
+	char	   *endpoint;
 } NodeStateEntry;
 
 typedef struct SetIndexEntry
@@ -354,7 +355,7 @@ load_node_states(void)
 	HTAB	   *h;
 
 	SPI_connect();
-	spi_run("SELECT node_id, state FROM dht.nodes", 0, NULL, NULL);
+	spi_run("SELECT node_id, state, endpoint FROM dht.nodes", 0, NULL, NULL);
 	h = hash_create("smartlayer_dht node states", Max(SPI_processed, 16), &ctl,
 					HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -364,21 +365,35 @@ load_node_states(void)
 		NodeStateEntry *e = hash_search(h, id->bytes, HASH_ENTER, NULL);
 
 		strlcpy(e->state, spi_text(i, 2), sizeof(e->state));
+		e->endpoint = MemoryContextStrdup(cache_cxt, spi_text(i, 3));
 	}
 	SPI_finish();
 	node_states = h;
 }
 
-const char *
-dht_node_state(const uint8 *node_id)
+static NodeStateEntry *
+find_node(const uint8 *node_id)
 {
-	NodeStateEntry *e;
-
 	ensure_cache();
 	if (node_states == NULL)
 		load_node_states();
-	e = hash_search(node_states, node_id, HASH_FIND, NULL);
+	return hash_search(node_states, node_id, HASH_FIND, NULL);
+}
+
+const char *
+dht_node_state(const uint8 *node_id)
+{
+	NodeStateEntry *e = find_node(node_id);
+
 	return e ? e->state : NULL;
+}
+
+const char *
+dht_node_endpoint(const uint8 *node_id)
+{
+	NodeStateEntry *e = find_node(node_id);
+
+	return e ? e->endpoint : NULL;
 }
 
 int64

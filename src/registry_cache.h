@@ -50,8 +50,9 @@ extern bool dht_epoch_seed(int64 epoch, uint8 *seed);
 /* The name this anchor writes its rows under. */
 extern const char *dht_origin(void);
 
-/* The state of any registered node ("active", ...), or NULL if unknown. */
+/* The state ("active", ...) and endpoint of any registered node, or NULL. */
 extern const char *dht_node_state(const uint8 *node_id);
+extern const char *dht_node_endpoint(const uint8 *node_id);
 
 /* Type oids of dht.key and dht.token, and the key of a token (dht.token_key). */
 extern Oid	dht_key_typid(void);

@@ -74,7 +74,7 @@ CREATE TABLE dht.node_log (
     addr            inet NOT NULL,
     bandwidth_mbps  integer NOT NULL CHECK (bandwidth_mbps >= 0),
     storage_gb      bigint NOT NULL CHECK (storage_gb >= 0),
-    weight          float8 NOT NULL CHECK (weight > 0 AND weight <= 1e6),
+    weight          float8 NOT NULL CHECK (weight >= 1e-6 AND weight <= 1e6),
     declared_state  text NOT NULL CHECK (declared_state IN ('active', 'draining')),
     seq             bigint NOT NULL CHECK (seq >= 0),
     issued_at       timestamptz,

@@ -172,8 +172,8 @@ BEGIN
     END IF;
     id := dht.node_id(pubkey);
     PERFORM dht._check_node_args(endpoint, region, operator, addr, bandwidth_mbps, storage_gb);
-    IF weight IS NULL OR NOT (weight > 0 AND weight <= 1e6) THEN
-        PERFORM dht._bad_parameter(format('weight must be above 0 and at most 1e6, not %s', coalesce(weight::text, 'NULL')));
+    IF weight IS NULL OR NOT (weight >= 1e-6 AND weight <= 1e6) THEN
+        PERFORM dht._bad_parameter(format('weight must be between 1e-6 and 1e6, not %s', coalesce(weight::text, 'NULL')));
     END IF;
     SELECT n.seq, n.declared_state, n.recorded_at INTO cur
     FROM dht.node_log n WHERE n.node_id = id

@@ -13,20 +13,11 @@ CREATE FUNCTION dht.allocate(token dht.token, sla text)
 COMMENT ON FUNCTION dht.allocate(dht.token, text) IS
     'record a token and its placement in this transaction (idempotent)';
 
--- Inlined into the caller's query: an index scan on dht.placement_log and
--- one on dht.node_log per holder.
+-- One index scan of dht.placement_log, resolved in C (src/lookup.c); the
+-- caller needs SELECT on it (dht_reader has it).
 CREATE FUNCTION dht.lookup(token dht.token)
     RETURNS TABLE (shard integer, node_id dht.key, endpoint text, state text)
-    LANGUAGE sql STABLE PARALLEL SAFE ROWS 16 AS $$
-    SELECT p.shard, p.node_id, n.endpoint, p.state
-    FROM dht.placements p
-    LEFT JOIN LATERAL (
-        SELECT l.endpoint FROM dht.node_log l
-        WHERE l.node_id OPERATOR(dht.=) p.node_id
-        ORDER BY l.seq DESC, l.recorded_at DESC, l.origin DESC LIMIT 1) n ON true
-    WHERE p.token OPERATOR(dht.=) $1
-    ORDER BY p.shard, p.node_id
-$$;
+    AS 'MODULE_PATHNAME', 'dht_lookup' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 16;
 COMMENT ON FUNCTION dht.lookup(dht.token) IS 'the token''s holders, by shard; empty if unknown';
 
 -- Serialises writers of one token on this anchor (the lock dht.allocate takes).
