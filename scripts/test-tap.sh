@@ -3,6 +3,9 @@
 # The clusters are PostgreSQL::Test::Cluster's (shipped with
 # postgresql-server-dev-15); initdb refuses root, so as root the tests run as
 # "postgres" from a copy of test/t in a directory that user owns.
+#
+#   scripts/test-tap.sh                      every test/t/*.pl
+#   scripts/test-tap.sh t/001_anchor_setup.pl  the ones named (paths as in the copy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -17,7 +20,7 @@ cd "$work"
 status=0
 as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/test/regress/pg_regress" \
     PERL5LIB="$pgxs/test/perl:$work/t/lib" \
-    prove ${PROVE_FLAGS:--v} t/ || status=$?
+    prove ${PROVE_FLAGS:--v} "${@:-t/}" || status=$?
 if [ $status != 0 ]; then
     for f in tmp_check/log/*.log; do echo "---- $f"; tail -50 "$f"; done
 fi

@@ -768,6 +768,27 @@ check_peer(PGconn *conn, const char *peer, const char *slot)
 				 errhint("If it is unused, drop it on that anchor: SELECT pg_drop_replication_slot('%s');", slot)));
 }
 
+/*
+ * Rows of the peer's origin that this anchor still holds (the peer was a
+ * peer before) would clash with the initial copy, which brings them all
+ * again in their latest version: drop them first.  Only the peer writes
+ * them, and this anchor's publication does not carry them.
+ */
+static void
+forget_peer_rows(const char *peer)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(peer)};
+
+	for (int i = 0; i < (int) lengthof(log_tables); i++)
+	{
+		char	   *sql = psprintf("DELETE FROM %s WHERE origin = $1", log_tables[i]);
+
+		if (SPI_execute_with_args(sql, 1, types, values, NULL, false, 0) < 0)
+			elog(ERROR, "could not clear the rows of anchor \"%s\"", peer);
+	}
+}
+
 static void
 create_subscription(const char *peer, const char *conninfo, const char *slot)
 {
@@ -852,6 +873,7 @@ anchor_add_peer(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	forget_peer_rows(peer);
 	create_subscription(peer, conninfo, slot);
 	SPI_finish();
 	PG_RETURN_VOID();

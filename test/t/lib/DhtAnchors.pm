@@ -63,6 +63,7 @@ wal_receiver_timeout = '10s'
 log_line_prefix = '%m [%p] %b: '
 shared_buffers = '32MB'
 EOF
+	$node->append_conf('postgresql.conf', "wal_level = replica\n") unless $logical;
 	$node->append_conf('postgresql.conf', $opt{conf}) if $opt{conf};
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION smartlayer_dht');
@@ -76,7 +77,7 @@ sub add_peer
 	my ($node, $peer) = @_;
 	my $conn = $peer->connstr('postgres');
 	$node->safe_psql('postgres',
-		sprintf("SELECT dht.anchor_add_peer('%s', '%s')", $peer->name, $conn));
+		sprintf("SELECT dht.anchor_add_peer('%s', \$\$%s\$\$)", $peer->name, $conn));
 	return;
 }
 
@@ -199,7 +200,7 @@ sub log_fingerprint
 sub wait_converged
 {
 	my ($nodes, %opt) = @_;
-	my $timeout = $opt{timeout} // $PostgreSQL::Test::Utils::timeout_default;
+	my $timeout = $opt{timeout} // 60;
 	my $deadline = time + $timeout;
 	my @digests;
 	while (1)
@@ -249,7 +250,7 @@ my $benign = qr/could not connect to the publisher|could not receive data from W
 	server closed the connection|terminating logical replication worker due to administrator command|
 	the database system is (?:starting up|shutting down|in recovery|not yet accepting connections)|
 	connection to server .* failed|Connection refused|No such file or directory|
-	could not send data to WAL stream|terminating connection due to administrator command|
+	could not send data to WAL stream|could not send end-of-streaming message|terminating connection due to administrator command|
 	unexpected EOF|lost connection|replication slot .* is active for PID|
 	terminating connection because of crash of another server process|
 	logical replication (?:apply|table synchronization) worker for subscription .* will (?:stop|restart) because/x;
@@ -269,7 +270,7 @@ sub check_worker_logs
 			{
 				push @bad, $n->name . ": $line";
 			}
-			elsif ($line =~ /conflict|duplicate key|processing remote data for replication origin/i)
+			elsif ($line =~ /conflict|duplicate key/i)
 			{
 				push @bad, $n->name . ": $line";
 			}
