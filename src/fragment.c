@@ -24,11 +24,14 @@
  * liberasurecode 1.6.2 writes unless LIBERASURECODE_WRITE_LEGACY_CRC is set;
  * its "alternative" legacy CRC is not accepted here).
  *
- * The header has no k or m, yet a decoder needs both.  dht.ec_encode records
- * them in checksum words liberasurecode leaves unused with CRC32 (chksum[1] =
- * "DHT1", chksum[2] = k, chksum[3] = m) and recomputes the header CRC; the
- * fragment stays readable by liberasurecode itself.  A fragment without the
- * tag is not ours and is rejected.
+ * The header has no k or m, yet a decoder needs both, and nothing tells two
+ * objects of the same size apart.  dht.ec_encode records k, m and the CRC-32
+ * of the whole original data in checksum words liberasurecode leaves unused
+ * with CRC32 (chksum[1] = "DHT1", chksum[2] = k, chksum[3] = m, chksum[4] =
+ * data CRC) and recomputes the header CRC; the fragment stays readable by
+ * liberasurecode itself.  A fragment without the tag is not ours and is
+ * rejected.  The data CRC keeps fragments of different objects out of one
+ * group, and erasure.c checks decoded data against it.
  *
  * Rules, in order: long enough for a header; magic; header CRC; libec version
  * 1.x at least 1.2 (older ones had no header CRC); a backend we know, with
@@ -48,8 +51,10 @@
  * unit: the backend's word (isa-l w = 8, jerasure/liberasurecode vand
  * w = 16) or, for jerasure Cauchy, w * packet size (4 * 8 * 128).  Limits
  * were found by experiment on liberasurecode 1.6.2: k + m <= 32
- * (EC_MAX_FRAGMENTS) for all, 16 for jerasure_rs_cauchy (w = 4); the
- * jerasure backends fail to initialise with m = 0 (Cauchy hangs);
+ * (EC_MAX_FRAGMENTS) for all, 16 for jerasure_rs_cauchy (w = 4); m = 0
+ * works only with the isa_l backends (jerasure_rs_vand fails to initialise,
+ * jerasure_rs_cauchy hangs, liberasurecode_rs_vand reads uninitialised
+ * memory and crashes for some k);
  * isa_l_rs_vand's matrix is not MDS beyond m = 4, and with m = 4 some
  * erasure patterns cannot be decoded once k >= 22 (every pattern was tried
  * for m <= 4).
@@ -59,7 +64,7 @@ const DhtBackend dht_backends[] = {
 	{"isa_l_rs_cauchy", 7, 0x020e01, 1, 32, 0, 31, 0},
 	{"jerasure_rs_vand", 1, 0x020000, 2, 32, 1, 31, 0},
 	{"jerasure_rs_cauchy", 2, 0x020000, 4096, 16, 1, 15, 0},
-	{"liberasurecode_rs_vand", 6, 0x010000, 2, 32, 0, 31, 0},
+	{"liberasurecode_rs_vand", 6, 0x010000, 2, 32, 1, 31, 0},
 };
 const int	dht_n_backends = sizeof(dht_backends) / sizeof(dht_backends[0]);
 
@@ -298,6 +303,7 @@ dht_fragment_check_header(const uint8_t *buf, size_t len, DhtFragment *f)
 	f->tagged = true;
 	f->k = (int) k;
 	f->m = (int) m;
+	f->data_crc = rd32(CKSUM_WORD(buf, 4));
 	if (f->index >= k + m)
 		return DHT_FRAG_BAD_INDEX;
 	if (buf[DHT_FRAG_OFF_CKTYPE] != DHT_FRAG_CKSUM_CRC32)
@@ -328,11 +334,12 @@ dht_fragment_parse(const uint8_t *buf, size_t len, DhtFragment *f)
 }
 
 void
-dht_fragment_tag(uint8_t *buf, int k, int m)
+dht_fragment_tag(uint8_t *buf, int k, int m, uint32_t data_crc)
 {
 	wr32(CKSUM_WORD(buf, 1), DHT_FRAG_TAG);
 	wr32(CKSUM_WORD(buf, 2), (uint32_t) k);
 	wr32(CKSUM_WORD(buf, 3), (uint32_t) m);
+	wr32(CKSUM_WORD(buf, 4), data_crc);
 	wr32(buf + DHT_FRAG_OFF_METACRC, dht_crc32(0, buf, DHT_FRAG_META_SIZE));
 }
 
@@ -350,7 +357,8 @@ static bool
 same_group(const DhtFragment *a, const DhtFragment *b)
 {
 	return a->backend_id == b->backend_id && a->k == b->k && a->m == b->m &&
-		a->orig_size == b->orig_size && a->size == b->size;
+		a->orig_size == b->orig_size && a->size == b->size &&
+		a->data_crc == b->data_crc;
 }
 
 static bool
