@@ -62,6 +62,7 @@ typedef struct FragmentSet
 	const DhtBackend *backend;
 	uint32		size;			/* payload bytes per fragment */
 	uint64		orig_size;
+	uint32		data_crc;		/* CRC-32 of the original data */
 } FragmentSet;
 
 /* ---- parameters ------------------------------------------------------ */
@@ -205,7 +206,7 @@ apply_digests(FragmentSet *set, AnyArrayType *arr)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("digests must have as many entries as fragments"),
-				 errdetail("There are %d fragments and %d digests.", set->n, n)));
+				 errdetail("The fragments array has %d entries, the digests array %d.", set->n, n)));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -242,13 +243,13 @@ describe_problems(const FragmentSet *set, int *count)
 
 		if (set->f[i].buf == NULL || s == DHT_FRAG_OK || s == DHT_FRAG_UNUSED)
 			continue;
-		if (++(*count) > 8)
+		if (++(*count) > 32)
 			continue;
 		appendStringInfo(&buf, "%s%d: %s", shown++ > 0 ? "; " : "",
 						 i + 1, dht_fragment_status_text(s));
 	}
-	if (*count > 8)
-		appendStringInfo(&buf, "; and %d more", *count - 8);
+	if (*count > 32)
+		appendStringInfo(&buf, "; and %d more", *count - 32);
 	return buf.data;
 }
 
@@ -290,6 +291,7 @@ choose_fragments(FragmentSet *set)
 	set->backend = lead->backend;
 	set->size = lead->size;
 	set->orig_size = lead->orig_size;
+	set->data_crc = lead->data_crc;
 
 	detail = describe_problems(set, &problems);
 	if (problems > 0)
@@ -349,6 +351,7 @@ ec_encode(PG_FUNCTION_ARGS)
 	uint64		total;
 	char	   *slots[DHT_EC_MAX_FRAGMENTS];
 	ArrayType  *result;
+	uint32		data_crc;
 	int			desc;
 	int			rc;
 
@@ -378,8 +381,9 @@ ec_encode(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("liberasurecode could not encode %llu bytes with %s %d+%d: %s",
 						(unsigned long long) len, be->name, k, m, dht_ec_strerror(rc))));
+	data_crc = dht_crc32(0, (const uint8 *) VARDATA_ANY(data), len);
 	for (int i = 0; i < k + m; i++)
-		dht_fragment_tag((uint8 *) slots[i], k, m);
+		dht_fragment_tag((uint8 *) slots[i], k, m, data_crc);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
@@ -394,8 +398,6 @@ decode_set(FragmentSet *set)
 	choose_fragments(set);
 	result = palloc(VARHDRSZ + set->orig_size);
 	SET_VARSIZE(result, VARHDRSZ + set->orig_size);
-	if (set->orig_size == 0)
-		return result;
 
 	for (int j = 0; j < set->k; j++)
 		all_data &= set->f[set->chosen[j]].index == (uint32) j;
@@ -428,6 +430,14 @@ decode_set(FragmentSet *set)
 					 errmsg("liberasurecode could not decode %s %d+%d fragments: %s",
 							set->backend->name, set->k, set->m, dht_ec_strerror(rc))));
 	}
+
+	/* End to end: the data must be what was encoded. */
+	if (dht_crc32(0, (const uint8 *) VARDATA(result), set->orig_size) != set->data_crc)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("decoded data does not match the checksum its fragments carry"),
+				 errdetail("Some fragment has a consistent header and payload checksum but wrong contents: it may be forged."),
+				 errhint("Check fragments against their digests, for example with dht.ec_decode(fragments, digests).")));
 	return result;
 }
 
@@ -510,7 +520,7 @@ ec_reconstruct(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("liberasurecode could not rebuild fragment %d of %s %d+%d: %s",
 						idx, set.backend->name, set.k, set.m, dht_ec_strerror(rc))));
-	dht_fragment_tag((uint8 *) VARDATA(result), set.k, set.m);
+	dht_fragment_tag((uint8 *) VARDATA(result), set.k, set.m, set.data_crc);
 
 	/* What we hand out must pass our own checks. */
 	if (dht_fragment_parse((const uint8 *) VARDATA(result), fraglen, &check) != DHT_FRAG_OK ||
