@@ -103,11 +103,12 @@ sub start_anchors
 	return @nodes;
 }
 
-# A CAIP-19 token of one test collection.
+# A CAIP-19 token of one test collection (a namespace whose token ids may
+# contain letters, so the ids can say where they come from).
 sub token_name
 {
 	my ($id) = @_;
-	return "eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/$id";
+	return "test:anchors/nft:dht/$id";
 }
 
 # The SLA class "gold" (4 + 2, no diversity rule) and $count nodes, their
