@@ -52,11 +52,11 @@ BEGIN
                                     allocated_at, released, event_at)
     SELECT t.token, me, t.key, t.sla, t.data_shards, t.parity_shards, t.epoch, t.allocated_at, true, at
     FROM dht.tokens t WHERE t.token OPERATOR(dht.=) release.token
-    ON CONFLICT (token, origin) DO UPDATE SET released = true, event_at = excluded.event_at;
+    ON CONFLICT ON CONSTRAINT token_log_pkey DO UPDATE SET released = true, event_at = excluded.event_at;
     INSERT INTO dht.placement_log AS l (token, shard, node_id, origin, state, epoch, digest, event_at)
     SELECT p.token, p.shard, p.node_id, me, 'dropped', p.epoch, p.digest, at
     FROM dht.placements p WHERE p.token OPERATOR(dht.=) release.token
-    ON CONFLICT (token, shard, node_id, origin) DO UPDATE SET state = 'dropped', event_at = excluded.event_at;
+    ON CONFLICT ON CONSTRAINT placement_log_pkey DO UPDATE SET state = 'dropped', event_at = excluded.event_at;
     RETURN true;
 END $$;
 COMMENT ON FUNCTION dht.release(dht.token) IS 'forget an allocated token and its placement';
