@@ -1,0 +1,153 @@
+-- Concurrent allocations of one token on one anchor produce one placement.
+-- Session A is this one; session B is a dblink connection to the same
+-- database.  This needs committed data, so there is no enclosing
+-- transaction: the nodes and class (region tap-cc-r, class tap-cc) are
+-- re-registered idempotently, tokens are fresh per run (their id carries
+-- the run's clock) except one fixed token that exercises re-allocation, and
+-- every token is released at the end.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
+CREATE EXTENSION IF NOT EXISTS dblink;
+SET search_path = public, dht;
+
+SELECT plan(24);
+
+SELECT count(dht.register_node(k.pubkey, 'https://tap-cc-' || i || '.example', 'tap-cc-r', 'tap-cc-op' || i,
+                               ('10.77.' || i || '.1')::inet, 100, 100))
+FROM generate_series(0, 7) i, dht.ed25519_keypair(sha256(('tap-cc' || i)::bytea)) k;
+SELECT dht.define_sla('tap-cc', 3, 2, regions => '{tap-cc-r}')
+WHERE NOT EXISTS (SELECT FROM dht.sla_classes WHERE name = 'tap-cc' AND data_shards = 3 AND parity_shards = 2);
+
+SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS run \gset
+\set t1 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'1'''
+\set t2 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'2'''
+\set t3 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'3'''
+\set t6 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'6'''
+\set t4 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/4'''
+\set t5 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/5'''
+-- The fixed tokens start released (a failed earlier run may have left them).
+SELECT count(dht.release(token)) FROM dht.tokens WHERE token IN (:t4, :t5);
+SELECT count(*) FROM dht.allocate(:t4, 'tap-cc');
+SELECT count(*) FROM dht.allocate(:t5, 'tap-cc');
+SELECT dht.release(:t4), dht.release(:t5);
+
+SELECT dblink_connect('cc_b', format('host=%s port=%s user=%s dbname=%s',
+    split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+    current_user, current_database()));
+SELECT b_pid FROM dblink('cc_b', 'SELECT pg_backend_pid()') AS t(b_pid int) \gset
+SELECT dblink_exec('cc_b', 'SET search_path = public, dht');
+
+-- Whether backend pid is waiting for a lock (polls up to 10 s).
+CREATE FUNCTION pg_temp.cc_waits(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR n IN 1 .. 1000 LOOP
+        IF EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE l.pid = cc_waits.pid AND NOT l.granted) THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.01);
+    END LOOP;
+    RETURN false;
+END $$;
+-- Whether the dblink connection is done (polls up to 10 s).
+CREATE FUNCTION pg_temp.cc_done(conn text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    FOR n IN 1 .. 1000 LOOP
+        IF dblink_is_busy(conn) = 0 THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_catalog.pg_sleep(0.01);
+    END LOOP;
+    RETURN false;
+END $$;
+CREATE TEMP TABLE cc_b (run text, shard int, node text, endpoint text);
+-- Collects B's rows of its last query (and the closing empty result).
+CREATE FUNCTION pg_temp.cc_collect(label text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    INSERT INTO cc_b SELECT label, * FROM dblink_get_result('cc_b') AS t(shard int, node text, endpoint text);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM * FROM dblink_get_result('cc_b') AS t(shard int, node text, endpoint text);
+    RETURN n;
+END $$;
+
+-- 1. A allocates and commits while B waits: both get A's rows, one placement set.
+BEGIN;
+CREATE TEMP TABLE cc_a1 AS SELECT shard, node_id::text AS node, endpoint FROM dht.allocate(:t1, 'tap-cc');
+SELECT dblink_send_query('cc_b', format($$SELECT shard, node_id::text, endpoint FROM dht.allocate(%L, 'tap-cc')$$, :t1));
+SELECT ok(pg_temp.cc_waits(:b_pid), 'B''s allocation of the same token waits for A''s transaction');
+COMMIT;
+SELECT ok(pg_temp.cc_done('cc_b'), 'B returns once A commits');
+SELECT is(pg_temp.cc_collect('1'), 5::bigint, 'B gets 5 rows');
+SELECT results_eq($$SELECT shard, node, endpoint FROM cc_b WHERE run = '1' ORDER BY shard$$,
+                  $$SELECT shard, node, endpoint FROM cc_a1 ORDER BY shard$$, 'B got exactly A''s placement');
+SELECT is((SELECT count(*) FROM dht.placements WHERE token = :t1), 5::bigint,
+          'the token has one placement set (data + parity rows)');
+SELECT is((SELECT count(*) FROM dht.token_log WHERE token = :t1), 1::bigint, 'and one token record');
+
+-- 2. A rolls back instead: B's allocation stands.
+BEGIN;
+SELECT count(*) AS a2 FROM dht.allocate(:t2, 'tap-cc') \gset
+SELECT dblink_send_query('cc_b', format($$SELECT shard, node_id::text, endpoint FROM dht.allocate(%L, 'tap-cc')$$, :t2));
+SELECT pg_temp.cc_waits(:b_pid) AS b2_waited \gset
+ROLLBACK;
+SELECT ok(:'b2_waited'::boolean, 'B waited for A''s transaction (which rolled back)');
+SELECT ok(pg_temp.cc_done('cc_b'), 'B returns once A rolls back');
+SELECT is(pg_temp.cc_collect('2'), 5::bigint, 'B gets 5 rows');
+SELECT results_eq($$SELECT shard, node FROM cc_b WHERE run = '2' ORDER BY shard$$,
+                  format($$SELECT shard, node_id::text FROM dht.lookup(%L)$$, :t2),
+                  'B''s allocation is the token''s placement');
+SELECT is((SELECT count(*) FROM dht.placements WHERE token = :t2), 5::bigint, 'one placement set');
+
+-- 3. Different tokens do not wait for each other.
+BEGIN;
+SELECT count(*) FROM dht.allocate(:t3, 'tap-cc');
+SELECT dblink_send_query('cc_b', format($$SELECT shard, node_id::text, endpoint FROM dht.allocate(%L, 'tap-cc')$$,
+                                        :t3 || '0'));
+SELECT ok(pg_temp.cc_done('cc_b'), 'B allocates another token while A''s transaction is open');
+COMMIT;
+SELECT is(pg_temp.cc_collect('3'), 5::bigint, 'B gets its 5 rows');
+
+-- 4. Re-allocation of a released token, A commits: one placement set.
+BEGIN;
+CREATE TEMP TABLE cc_a4 AS SELECT shard, node_id::text AS node, endpoint FROM dht.allocate(:t4, 'tap-cc');
+SELECT dblink_send_query('cc_b', format($$SELECT shard, node_id::text, endpoint FROM dht.allocate(%L, 'tap-cc')$$, :t4));
+SELECT ok(pg_temp.cc_waits(:b_pid), 're-allocation: B waits for A');
+COMMIT;
+SELECT ok(pg_temp.cc_done('cc_b'), 're-allocation: B returns once A commits');
+SELECT is(pg_temp.cc_collect('4'), 5::bigint, 're-allocation: B gets 5 rows');
+SELECT results_eq($$SELECT shard, node, endpoint FROM cc_b WHERE run = '4' ORDER BY shard$$,
+                  $$SELECT shard, node, endpoint FROM cc_a4 ORDER BY shard$$, 're-allocation: B got A''s placement');
+SELECT is((SELECT count(*) FROM dht.placements WHERE token = :t4), 5::bigint, 're-allocation: one placement set');
+
+-- 5. Re-allocation, A rolls back: B's stands.
+BEGIN;
+SELECT count(*) AS a5 FROM dht.allocate(:t5, 'tap-cc') \gset
+SELECT dblink_send_query('cc_b', format($$SELECT shard, node_id::text, endpoint FROM dht.allocate(%L, 'tap-cc')$$, :t5));
+SELECT pg_temp.cc_waits(:b_pid) AS b5_waited \gset
+ROLLBACK;
+SELECT ok(:'b5_waited'::boolean AND pg_temp.cc_done('cc_b') AND pg_temp.cc_collect('5') = 5,
+          're-allocation: B waited, and returned 5 rows once A rolled back');
+SELECT results_eq($$SELECT shard, node FROM cc_b WHERE run = '5' ORDER BY shard$$,
+                  format($$SELECT shard, node_id::text FROM dht.lookup(%L)$$, :t5),
+                  're-allocation: B''s placement stands');
+
+-- 6. Under REPEATABLE READ, B's snapshot cannot see A's committed
+-- allocation: B gets a serialization failure to retry on, never a second
+-- placement or an empty answer.
+SELECT dblink_exec('cc_b', 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+SELECT * FROM dblink('cc_b', 'SELECT 1') AS t(x int);
+SELECT count(*) FROM dht.allocate(:t6, 'tap-cc');
+SELECT is((SELECT count(*) FROM dblink('cc_b', format($$SELECT shard, node_id::text, endpoint FROM dht.allocate(%L, 'tap-cc')$$, :t6), false)
+                                 AS t(shard int, node text, endpoint text)), 0::bigint,
+          'REPEATABLE READ: B gets no rows ...');
+SELECT matches(dblink_error_message('cc_b'), 'could not serialize access', '... but a serialization failure');
+SELECT dblink_exec('cc_b', 'ROLLBACK');
+SELECT is((SELECT count(*) FROM dht.placements WHERE token = :t6), 5::bigint, 'REPEATABLE READ: one placement set');
+
+-- Clean up: release every token of this run.
+SELECT dblink_disconnect('cc_b');
+SELECT count(dht.release(t::dht.token)) FROM unnest(ARRAY[:t1, :t2, :t3, :t3 || '0', :t4, :t5, :t6]) t;
+SELECT is((SELECT count(*) FROM dht.tokens WHERE token::text LIKE 'eip155:1/erc721:0x00000000000000000000000000000000007a9005/%'),
+          0::bigint, 'every token of this file is released');
+SELECT * FROM finish();
