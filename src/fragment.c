@@ -353,8 +353,8 @@ enum
 	PAYLOAD_BAD
 };
 
-static bool
-same_group(const DhtFragment *a, const DhtFragment *b)
+bool
+dht_fragment_same_object(const DhtFragment *a, const DhtFragment *b)
 {
 	return a->backend_id == b->backend_id && a->k == b->k && a->m == b->m &&
 		a->orig_size == b->orig_size && a->size == b->size &&
@@ -491,7 +491,7 @@ dht_fragments_choose(DhtFragment *in, int n, DhtFragStatus *status,
 			continue;
 		in[i].group = i;
 		for (int j = 0; j < i; j++)
-			if (in[j].group == j && same_group(&in[j], &in[i]))
+			if (in[j].group == j && dht_fragment_same_object(&in[j], &in[i]))
 			{
 				in[i].group = j;
 				break;

@@ -37,7 +37,8 @@
 
 /*
  * Our tag in the checksum words liberasurecode leaves unused with CRC32:
- * chksum[1] = "DHT1", chksum[2] = k, chksum[3] = m.
+ * chksum[1] = "DHT1", chksum[2] = k, chksum[3] = m, chksum[4] = CRC-32 of
+ * the original data (tells objects of one size apart; checked after decode).
  */
 #define DHT_FRAG_TAG			0x31544844U
 
@@ -122,6 +123,7 @@ typedef struct DhtFragment
 	const DhtBackend *backend;	/* NULL if unknown */
 	int			k;
 	int			m;
+	uint32_t	data_crc;		/* CRC-32 of the original data */
 	/* scratch for dht_fragments_choose */
 	int			group;			/* position of its group's first member */
 	int			payload;		/* payload CRC: unchecked, good or bad */
@@ -135,13 +137,16 @@ DhtFragStatus dht_fragment_check_header(const uint8_t *buf, size_t len, DhtFragm
 DhtFragStatus dht_fragment_check_payload(const DhtFragment *f);
 DhtFragStatus dht_fragment_parse(const uint8_t *buf, size_t len, DhtFragment *f);
 
+/* Same object and shape: backend, k, m, sizes and data CRC agree. */
+bool		dht_fragment_same_object(const DhtFragment *a, const DhtFragment *b);
+
 /* Write our k, m tag into a fragment made by liberasurecode; fix its header CRC. */
-void		dht_fragment_tag(uint8_t *buf, int k, int m);
+void		dht_fragment_tag(uint8_t *buf, int k, int m, uint32_t data_crc);
 
 /*
  * Choose k fragments to decode from: among the fragments whose headers are
- * good, the largest consistent group (same backend, k, m, orig_size and
- * size; ties go to the group seen first) wins; within it, the first copy of
+ * good, the largest consistent group (same backend, k, m, orig_size, size
+ * and data CRC; ties go to the group seen first) wins; within it, the first copy of
  * each index whose payload CRC is good is used, data indexes first.  Payload
  * CRCs are checked lazily, only until k good ones are found.
  *
