@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Three anchors converge by logical replication
+#
+# Starts three throwaway servers (ports 55451-55453), names each anchor,
+# connects them in a full mesh, writes on every one of them at once and shows
+# that they end with the same directory: equal dht.state_digest() and equal
+# counts.  The servers are removed at the end, also when something fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+
+names=(amsterdam boston chennai)
+ports=(55451 55452 55453)
+dirs=()
+cleanup() { for d in "${dirs[@]}"; do scripts/pgcluster.sh destroy "$d"; done; }
+trap cleanup EXIT
+
+q() {   # q INDEX SQL...: run SQL on anchor INDEX, echoing it
+    local i=$1; shift
+    printf '\n[%s]$ %s\n' "${names[$i]}" "$*"
+    psql -X -q -v ON_ERROR_STOP=1 -P pager=off -h "${dirs[$i]}" -p "${ports[$i]}" -U postgres -d postgres -c "$*"
+}
+qa() {  # quiet, unaligned
+    local i=$1; shift
+    psql -X -qAt -v ON_ERROR_STOP=1 -h "${dirs[$i]}" -p "${ports[$i]}" -U postgres -d postgres -c "$*"
+}
+conninfo() { echo "host=${dirs[$1]} port=${ports[$1]} user=postgres dbname=postgres"; }
+
+for i in 0 1 2; do
+    dirs[$i]=$(pg_tmpdir "anchor-${names[$i]}")
+    scripts/pgcluster.sh start "${dirs[$i]}" "${ports[$i]}" "wal_retrieve_retry_interval = '500ms'"
+    q "$i" "CREATE EXTENSION smartlayer_dht"
+    q "$i" "SELECT dht.anchor_init('${names[$i]}')"
+done
+
+say "full mesh: every anchor subscribes to the two others (initial copy included)"
+for i in 0 1 2; do
+    for j in 0 1 2; do
+        [ "$i" = "$j" ] && continue
+        q "$i" "SELECT dht.anchor_add_peer('${names[$j]}', '$(conninfo "$j")')"
+    done
+done
+
+say "the registry is defined on amsterdam only"
+q 0 "SELECT dht.define_sla('gold', 4, 2, diversity => 'none')"
+q 0 "SELECT count(dht.register_node(k.pubkey, 'https://node-' || i || '.example', 'eu', 'op-' || (i % 4),
+            ('10.0.' || i || '.1')::inet, 1000, 2000))
+     FROM generate_series(1, 12) i, LATERAL dht.ed25519_keypair(sha256(convert_to('demo-node-' || i, 'UTF8'))) k"
+
+wait_converged() {
+    local d0 d1 d2
+    for _ in $(seq 1 150); do
+        d0=$(qa 0 "SELECT dht.state_digest()"); d1=$(qa 1 "SELECT dht.state_digest()"); d2=$(qa 2 "SELECT dht.state_digest()")
+        if [ "$d0" = "$d1" ] && [ "$d1" = "$d2" ] &&
+           [ "$(qa 0 "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")$(qa 1 "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")$(qa 2 "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")" = 000 ]; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "anchors did not converge in 30 s" >&2
+    return 1
+}
+wait_converged
+
+say "every anchor allocates tokens at the same time; two of them allocate one token together"
+for i in 0 1 2; do
+    psql -X -qAt -h "${dirs[$i]}" -p "${ports[$i]}" -U postgres -d postgres >/dev/null <<EOF &
+SELECT count(*) FROM generate_series(1, 200) n,
+  LATERAL dht.allocate(('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/' || ($i * 1000 + n))::dht.token, 'gold');
+EOF
+done
+wait
+tok="'eip155:137/erc1155:0x2953399124f0cbb46d2cbacd8a89cf0599974963/42'::dht.token"
+qa 1 "SELECT count(*) FROM dht.allocate($tok, 'gold')" >/dev/null &
+qa 2 "SELECT count(*) FROM dht.allocate($tok, 'gold')" >/dev/null &
+wait
+q 2 "SELECT dht.set_node_state(node_id, 'draining') FROM dht.nodes ORDER BY node_id LIMIT 1"
+
+say "replication status seen from amsterdam"
+q 0 "SELECT peer, state, lag_bytes, last_msg FROM dht.anchor_status()"
+
+say "after a moment: the same directory everywhere"
+wait_converged
+for i in 0 1 2; do
+    q "$i" "SELECT dht.local_origin() AS anchor, encode(dht.state_digest(), 'hex') AS state_digest,
+                   (SELECT count(*) FROM dht.tokens) AS tokens, (SELECT count(*) FROM dht.placements) AS placements,
+                   (SELECT count(*) FROM dht.nodes WHERE state = 'draining') AS draining"
+done
+say "the token boston and chennai allocated at the same time: one set of holders, recorded by both"
+q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token OPERATOR(dht.=) $tok) AS token_rows,
+            (SELECT count(*) FROM dht.placements WHERE token OPERATOR(dht.=) $tok) AS holders,
+            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.placement_log WHERE token OPERATOR(dht.=) $tok) AS recorded_by"
+
+say "removing a peer drops its subscription and its slot; its rows stay"
+q 0 "SELECT dht.anchor_remove_peer('chennai')"
+q 0 "SELECT peer, state FROM dht.anchor_status()"
