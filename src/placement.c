@@ -827,3 +827,68 @@ placement_choose(const PlacementSet *set,
 		set->dealloc(heap);
 	return nout;
 }
+
+/* ---- shard positions (see placement.h) */
+
+static inline uint64_t
+position_word(uint64_t word, uint64_t salt)
+{
+	uint64_t	x = word ^ salt;
+
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+void
+placement_position_digest(const uint8_t digest[PLACEMENT_DIGEST_LEN], int position,
+						  uint8_t out[PLACEMENT_DIGEST_LEN])
+{
+	uint64_t	salt = (uint64_t) (position + 1) * UINT64_C(0x9e3779b97f4a7c15);
+
+	for (int i = 0; i < 4; i++)
+	{
+		uint64_t	w = position_word(read_le64(digest + 8 * i), salt + (uint64_t) i);
+
+		for (int b = 0; b < 8; b++)
+			out[8 * i + b] = (uint8_t) (w >> (8 * b));
+	}
+}
+
+int
+placement_choose_shards(const PlacementSet *set,
+						const uint8_t digest[PLACEMENT_DIGEST_LEN],
+						const PlacementTaken *taken, int ntaken,
+						int nshards, int *out)
+{
+	PlacementTaken *all;
+	int			filled = 0;
+
+	if (nshards <= 0 || set->n == 0)
+		return 0;
+	if (ntaken < 0 || taken == NULL)
+		ntaken = 0;
+	all = set->alloc(sizeof(PlacementTaken) * (size_t) (ntaken + nshards));
+	if (all == NULL)
+		return -1;
+	if (ntaken > 0)
+		memcpy(all, taken, sizeof(PlacementTaken) * (size_t) ntaken);
+	for (; filled < nshards; filled++)
+	{
+		uint8_t		position[PLACEMENT_DIGEST_LEN];
+		int			got;
+
+		placement_position_digest(digest, filled, position);
+		got = placement_choose(set, position, all, ntaken + filled, 1, &out[filled]);
+		if (got != 1)
+		{
+			if (got < 0)
+				filled = -1;
+			break;
+		}
+		memcpy(all[ntaken + filled].id, set->nodes[out[filled]].id, PLACEMENT_ID_LEN);
+		all[ntaken + filled].tag = set->tag[out[filled]];
+	}
+	set->dealloc(all);
+	return filled;
+}

@@ -113,4 +113,29 @@ extern int	placement_choose(const PlacementSet *set,
  */
 extern uint64_t placement_tag(const void *data, size_t len);
 
+/*
+ * Shard positions.  Erasure-coded shards are not interchangeable (fragment
+ * r is specific data), so a token's shard r must stay on its node when
+ * nodes come and go elsewhere.  Ranking the nodes once and numbering the
+ * first n would renumber shards whenever a new node entered the top n.  So
+ * each position r has its own rendezvous order, from a digest derived from
+ * the token's (placement_position_digest), as CRUSH's "indep" mode does:
+ * shard r goes to the best node of order r that is not taken and keeps the
+ * diversity rule with the taken nodes and the shards before it.  A new node
+ * then takes exactly the positions it wins.
+ */
+extern void placement_position_digest(const uint8_t digest[PLACEMENT_DIGEST_LEN],
+									  int position,
+									  uint8_t out[PLACEMENT_DIGEST_LEN]);
+
+/*
+ * Place shards 0..nshards-1 of a token (out[r] = set index of shard r's
+ * node).  Returns how many positions were filled, in order: fewer than
+ * nshards when the set cannot satisfy the rule, -1 if allocation failed.
+ */
+extern int	placement_choose_shards(const PlacementSet *set,
+									const uint8_t digest[PLACEMENT_DIGEST_LEN],
+									const PlacementTaken *taken, int ntaken,
+									int nshards, int *out);
+
 #endif							/* DHT_PLACEMENT_H */

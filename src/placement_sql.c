@@ -11,12 +11,17 @@
  * on the token makes concurrent allocations of one token on one anchor
  * produce one placement: the second waits, then finds the first's rows.
  *
+ * Shard r of a token goes to the best node of position r's own rendezvous
+ * order (placement_choose_shards), so a node joining or leaving moves only
+ * the shards it wins or held, never renumbers the others.
+ *
  * dht.repair_plan walks every live placement once (a cursor over
  * dht.placements), checks each holder against its token's SLA class now,
- * and picks replacements with the same engine: the next nodes of the
- * token's own rendezvous order (under the seed of the epoch it was
- * allocated in) that keep the diversity rule with the holders that stay.
- * So a replacement is deterministic and moves only what must move.
+ * and picks replacements with the same engine: the next node of that shard
+ * position's rendezvous order (under the seed of the epoch the token was
+ * allocated in) that holds nothing of the token and keeps the diversity
+ * rule with the holders that stay.  So a replacement is deterministic and
+ * moves only what must move.
  */
 #include "smartlayer_dht.h"
 
@@ -100,7 +105,7 @@ choose_nodes(DhtSla *sla, const uint8 *seed, const uint8 *key, int nshards, int 
 	if (sla->set == NULL)
 		return 0;
 	placement_digest(seed, key, digest);
-	return placement_choose(sla->set, digest, NULL, 0, nshards, out);
+	return placement_choose_shards(sla->set, digest, NULL, 0, nshards, out);
 }
 
 static char *
@@ -520,13 +525,13 @@ static void
 plan_token(TokenGroup *g, ReturnSetInfo *rsinfo)
 {
 	DhtSla	   *sla = dht_sla_get(g->sla);
-	PlacementTaken taken[2 * PLACEMENT_MAX_SHARDS];
+	PlacementTaken taken[3 * 2 * PLACEMENT_MAX_SHARDS];
 	const Holder *moving[2 * PLACEMENT_MAX_SHARDS];
 	const char *reasons[2 * PLACEMENT_MAX_SHARDS];
-	int			out[2 * PLACEMENT_MAX_SHARDS];
 	int			nkept = 0,
 				nmoving = 0,
-				chosen = 0;
+				ntaken;
+	bool		have_order;
 	uint8		seed[PLACEMENT_SEED_LEN];
 	uint8		digest[PLACEMENT_DIGEST_LEN];
 
@@ -555,14 +560,30 @@ plan_token(TokenGroup *g, ReturnSetInfo *rsinfo)
 		memcpy(taken[nkept + i].id, moving[i]->node, DHT_KEY_LEN);
 		taken[nkept + i].tag = 0;
 	}
-	if (sla->set != NULL && dht_epoch_seed(g->epoch, seed))
-	{
+	ntaken = nkept + nmoving;
+	have_order = sla->set != NULL && dht_epoch_seed(g->epoch, seed);
+	if (have_order)
 		placement_digest(seed, g->key, digest);
-		chosen = placement_choose(sla->set, digest, taken, nkept + nmoving, nmoving, out);
-	}
 	for (int i = 0; i < nmoving; i++)
-		emit_repair_row(rsinfo, g, moving[i],
-						i < chosen ? placement_set_node(sla->set, out[i]) : NULL, reasons[i]);
+	{
+		const PlacementNode *to = NULL;
+
+		/* The next node of this shard position's own rendezvous order. */
+		if (have_order)
+		{
+			uint8		position[PLACEMENT_DIGEST_LEN];
+			int			out;
+
+			placement_position_digest(digest, moving[i]->shard, position);
+			if (placement_choose(sla->set, position, taken, ntaken, 1, &out) == 1)
+			{
+				to = placement_set_node(sla->set, out);
+				memcpy(taken[ntaken].id, to->id, DHT_KEY_LEN);
+				taken[ntaken++].tag = to->tag;
+			}
+		}
+		emit_repair_row(rsinfo, g, moving[i], to, reasons[i]);
+	}
 }
 
 #define REPAIR_BATCH 1000
