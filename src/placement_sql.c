@@ -22,6 +22,9 @@
  * allocated in) that holds nothing of the token and keeps the diversity
  * rule with the holders that stay.  So a replacement is deterministic and
  * moves only what must move.
+ *
+ * Each entry point pins the registry cache while it runs: its own queries
+ * may deliver an invalidation, which must not free the DhtSla it holds.
  */
 #include "smartlayer_dht.h"
 
@@ -49,6 +52,26 @@ PG_FUNCTION_INFO_V1(dht_lock_token);
 #define TOKEN_LOCK_SPACE 0x5344
 
 static const char *const diversity_names[] = {"none", "operator", "subnet", "region"};
+
+/* ---- the registry cache stays valid while an entry point runs */
+
+static Datum
+with_registry_pinned(PGFunction fn, FunctionCallInfo fcinfo)
+{
+	volatile Datum result;
+
+	dht_registry_pin();
+	PG_TRY();
+	{
+		result = fn(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		dht_registry_unpin();
+	}
+	PG_END_TRY();
+	return result;
+}
 
 /* ---- shard counts and selection */
 
@@ -129,8 +152,8 @@ key_datum(const uint8 *bytes)
 
 /* ---- dht.place(key, sla) */
 
-Datum
-dht_place(PG_FUNCTION_ARGS)
+static Datum
+dht_place_pinned(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	DhtSla	   *sla;
@@ -417,8 +440,8 @@ emit_new(DhtSla *sla, int nshards, const int *out, ReturnSetInfo *rsinfo)
 	}
 }
 
-Datum
-dht_allocate(PG_FUNCTION_ARGS)
+static Datum
+dht_allocate_pinned(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		token;
@@ -588,8 +611,8 @@ plan_token(TokenGroup *g, ReturnSetInfo *rsinfo)
 
 #define REPAIR_BATCH 1000
 
-Datum
-dht_repair_plan(PG_FUNCTION_ARGS)
+static Datum
+dht_repair_plan_pinned(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext rowcxt;
@@ -650,4 +673,24 @@ dht_repair_plan(PG_FUNCTION_ARGS)
 	SPI_cursor_close(cursor);
 	SPI_finish();
 	return (Datum) 0;
+}
+
+/* ---- entry points */
+
+Datum
+dht_place(PG_FUNCTION_ARGS)
+{
+	return with_registry_pinned(dht_place_pinned, fcinfo);
+}
+
+Datum
+dht_allocate(PG_FUNCTION_ARGS)
+{
+	return with_registry_pinned(dht_allocate_pinned, fcinfo);
+}
+
+Datum
+dht_repair_plan(PG_FUNCTION_ARGS)
+{
+	return with_registry_pinned(dht_repair_plan_pinned, fcinfo);
 }

@@ -14,7 +14,9 @@
  * whole cache.  This is how Citus invalidates its metadata caches.
  *
  * Everything lives in one memory context under CacheMemoryContext that is
- * reset on invalidation; nothing here outlives it.
+ * reset on invalidation; nothing here outlives it.  An entry point that
+ * holds pointers into the cache across its own queries pins it
+ * (dht_registry_pin/unpin, released in PG_FINALLY), which defers the reset.
  */
 #include "smartlayer_dht.h"
 
@@ -51,6 +53,7 @@ typedef struct SetIndexEntry
 
 static MemoryContext cache_cxt = NULL;
 static bool cache_valid = false;
+static int	pin_depth = 0;
 static HTAB *sla_cache = NULL;
 static HTAB *node_states = NULL;
 static char *origin_name = NULL;
@@ -119,11 +122,31 @@ dht_registry_cache_init(void)
 	CacheRegisterRelcacheCallback(registry_relcache_callback, (Datum) 0);
 }
 
+/*
+ * Drop a stale cache before use, unless it is pinned: while a SQL entry
+ * point holds pointers into it, an invalidation that arrives during one of
+ * its own queries must not free what it is using.  The reset then happens
+ * at the next use after the pin is released.
+ */
 static void
 ensure_cache(void)
 {
-	if (!cache_valid || cache_cxt == NULL)
+	if (cache_cxt == NULL || (!cache_valid && pin_depth == 0))
 		cache_reset();
+}
+
+void
+dht_registry_pin(void)
+{
+	ensure_cache();
+	pin_depth++;
+}
+
+void
+dht_registry_unpin(void)
+{
+	if (pin_depth > 0)
+		pin_depth--;
 }
 
 static void *
@@ -310,8 +333,7 @@ dht_sla_get(const char *name)
 		}
 		load_sla_nodes(&tmp);
 		SPI_finish();
-		if (!cache_valid)		/* invalidated while loading: don't keep it */
-			ensure_cache();
+		ensure_cache();			/* invalidated while loading (and not pinned)? */
 		if (sla_cache == NULL)
 			return dht_sla_get(name);
 		sla = hash_search(sla_cache, name, HASH_ENTER, &found);

@@ -59,6 +59,13 @@ extern Oid	dht_key_typid(void);
 extern Oid	dht_token_typid(void);
 extern void dht_token_key(Datum token, uint8 *key);
 
+/*
+ * Keep the cache's memory valid (possibly stale) until unpinned: for callers
+ * that use DhtSla pointers across queries.  Unpin in PG_FINALLY.
+ */
+extern void dht_registry_pin(void);
+extern void dht_registry_unpin(void);
+
 /* Register the invalidation callback (from _PG_init). */
 extern void dht_registry_cache_init(void);
 
