@@ -10,6 +10,9 @@
  * hides the holder), and endpoints from the backend's registry cache
  * (registry_cache.c) instead of a join.  Since the scan bypasses the
  * executor, it checks the caller's SELECT privilege itself.
+ *
+ * dht_token_seen, the same kind of probe on dht.token_log's primary key,
+ * lets dht.allocate skip a query for the common case of a new token.
  */
 #include "smartlayer_dht.h"
 
@@ -30,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "key.h"
+#include "lookup.h"
 #include "registry_cache.h"
 
 PG_FUNCTION_INFO_V1(dht_lookup);
@@ -67,18 +71,51 @@ event_cmp(const void *a, const void *b)
 	return -strcmp(x->origin, y->origin);
 }
 
+/* A dht log table and its primary key, checking the caller's SELECT right. */
 static Oid
-placement_relid(Oid *indexid)
+log_relid(const char *table, const char *pkey, Oid *indexid)
 {
 	Oid			nsp = get_namespace_oid("dht", false);
-	Oid			relid = get_relname_relid("placement_log", nsp);
+	Oid			relid = get_relname_relid(table, nsp);
 
-	*indexid = get_relname_relid("placement_log_pkey", nsp);
+	*indexid = get_relname_relid(pkey, nsp);
 	if (!OidIsValid(relid) || !OidIsValid(*indexid))
-		elog(ERROR, "smartlayer_dht: dht.placement_log or its primary key is missing");
+		elog(ERROR, "smartlayer_dht: dht.%s or its primary key is missing", table);
 	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "placement_log");
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, table);
 	return relid;
+}
+
+/* Start a scan of rows whose first key column equals value. */
+static IndexScanDesc
+begin_key_scan(Relation rel, Relation index, Datum value, ScanKey key)
+{
+	Oid			eqop = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+										   index->rd_opcintype[0], BTEqualStrategyNumber);
+	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+
+	ScanKeyInit(key, 1, BTEqualStrategyNumber, get_opcode(eqop), value);
+	index_rescan(scan, key, 1, NULL, 0);
+	return scan;
+}
+
+/* Whether dht.token_log has any row (any origin, released or not) for the token. */
+bool
+dht_token_seen(Datum token)
+{
+	Oid			indexid;
+	Relation	rel = table_open(log_relid("token_log", "token_log_pkey", &indexid), AccessShareLock);
+	Relation	index = index_open(indexid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	ScanKeyData key;
+	IndexScanDesc scan = begin_key_scan(rel, index, token, &key);
+	bool		seen = index_getnext_slot(scan, ForwardScanDirection, slot);
+
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return seen;
 }
 
 static void
@@ -98,18 +135,15 @@ static PlacementEvent *
 fetch_events(Datum token, int *n)
 {
 	Oid			indexid;
-	Relation	rel = table_open(placement_relid(&indexid), AccessShareLock);
+	Relation	rel = table_open(log_relid("placement_log", "placement_log_pkey", &indexid),
+								 AccessShareLock);
 	Relation	index = index_open(indexid, AccessShareLock);
-	Oid			eqop = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-										   index->rd_opcintype[0], BTEqualStrategyNumber);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
 	ScanKeyData key;
+	IndexScanDesc scan = begin_key_scan(rel, index, token, &key);
 	int			cap = 16;
 	PlacementEvent *events = palloc(sizeof(PlacementEvent) * cap);
 
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, get_opcode(eqop), token);
-	index_rescan(scan, &key, 1, NULL, 0);
 	*n = 0;
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{

@@ -40,6 +40,7 @@
 #include "utils/timestamp.h"
 
 #include "key.h"
+#include "lookup.h"
 #include "redundancy.h"
 #include "registry_cache.h"
 
@@ -246,15 +247,13 @@ prepare_allocate_plans(void)
 	if (plans.latest != NULL && plans.token_typid == token_typid)
 		return;
 	plans.fresh = prepare_kept(
-		"WITH prior AS (SELECT FROM dht.token_log WHERE token OPERATOR(dht.=) $1 LIMIT 1), "
-		"t AS (INSERT INTO dht.token_log (token, origin, key, sla, data_shards, parity_shards, "
+		"WITH t AS (INSERT INTO dht.token_log (token, origin, key, sla, data_shards, parity_shards, "
 		"        epoch, allocated_at, released, event_at) "
-		"      SELECT $1, $2, $3, $4, $5, $6, $7, $8, false, $8 WHERE NOT EXISTS (SELECT FROM prior) "
-		"      ON CONFLICT DO NOTHING RETURNING 1), "
-		"p AS (INSERT INTO dht.placement_log (token, shard, node_id, origin, state, epoch, digest, event_at) "
-		"      SELECT $1, u.shard, u.node_id, $2, 'active', $7, NULL, $8 "
-		"      FROM unnest($9, $10) AS u(shard, node_id) WHERE EXISTS (SELECT FROM t)) "
-		"SELECT EXISTS (SELECT FROM prior), EXISTS (SELECT FROM t)", 10, fresh);
+		"      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, $8) "
+		"      ON CONFLICT DO NOTHING RETURNING 1) "
+		"INSERT INTO dht.placement_log (token, shard, node_id, origin, state, epoch, digest, event_at) "
+		"SELECT $1, u.shard, u.node_id, $2, 'active', $7, NULL, $8 "
+		"FROM unnest($9, $10) AS u(shard, node_id) WHERE EXISTS (SELECT FROM t)", 10, fresh);
 	plans.latest = prepare_kept(
 		"SELECT released, event_at FROM dht.token_log WHERE token OPERATOR(dht.=) $1 "
 		"ORDER BY event_at DESC, origin DESC LIMIT 1", 1, t1);
@@ -342,22 +341,19 @@ emit_existing(Datum token, ReturnSetInfo *rsinfo)
 	}
 }
 
-typedef enum FreshResult
-{
-	FRESH_DONE,					/* written */
-	FRESH_SEEN,					/* the token has events already: take the slow path */
-	FRESH_LOST					/* a concurrent allocation committed first */
-} FreshResult;
-
-/* The common case in one statement: a token this anchor has never seen. */
-static FreshResult
+/*
+ * The common case in one statement: a token no anchor has allocated (as
+ * far as this snapshot shows).  False if this anchor has a row for it after
+ * all: a concurrent allocation committed first, or the statement's snapshot
+ * is older than the row.
+ */
+static bool
 record_fresh_allocation(Datum token, const uint8 *key, DhtSla *sla, int nshards,
 						int64 epoch, const int *out)
 {
 	Datum		v[10];
 	Datum	   *shards = palloc(sizeof(Datum) * nshards);
 	Datum	   *nodes = palloc(sizeof(Datum) * nshards);
-	bool		isnull;
 
 	for (int i = 0; i < nshards; i++)
 	{
@@ -375,12 +371,8 @@ record_fresh_allocation(Datum token, const uint8 *key, DhtSla *sla, int nshards,
 	v[8] = PointerGetDatum(construct_array(shards, nshards, INT4OID, 4, true, TYPALIGN_INT));
 	v[9] = PointerGetDatum(construct_array(nodes, nshards, dht_key_typid(), DHT_KEY_LEN,
 										   false, TYPALIGN_CHAR));
-	spi_exec_plan(plans.fresh, v, SPI_OK_SELECT);
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-		return FRESH_SEEN;
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)))
-		return FRESH_LOST;
-	return FRESH_DONE;
+	spi_exec_plan(plans.fresh, v, SPI_OK_INSERT);
+	return SPI_processed > 0;
 }
 
 /*
@@ -453,7 +445,7 @@ dht_allocate_pinned(PG_FUNCTION_ARGS)
 	int			chosen;
 	int64		epoch;
 	bool		live;
-	FreshResult fresh;
+	bool		written;
 	TimestampTz latest;
 
 	if (PG_ARGISNULL(0))
@@ -470,11 +462,12 @@ dht_allocate_pinned(PG_FUNCTION_ARGS)
 	nshards = sla_total_shards(sla);
 	epoch = dht_current_epoch(seed);
 	chosen = choose_nodes(sla, seed, key, nshards, out);
-	fresh = chosen < nshards ? FRESH_SEEN :
+	written = chosen == nshards && !dht_token_seen(token) &&
 		record_fresh_allocation(token, key, sla, nshards, epoch, out);
-	live = fresh == FRESH_LOST;
-	if (fresh == FRESH_SEEN)
+	live = false;
+	if (!written)
 	{
+		/* The slow path: allocated already, released before, or short of nodes. */
 		latest = token_latest_event(token, &live);
 		if (!live && chosen < nshards)
 			report_insufficient_nodes(sla, nshards, chosen);
