@@ -13,7 +13,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SET search_path = public, dht;
 
 BEGIN;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT dht.begin_epoch(sha256('tap-rp-seed'::bytea)) AS rp_epoch \gset
 -- 14 nodes with their own operators (a third of them slow) in tap-rp-r, and
@@ -64,7 +64,9 @@ SELECT ok((SELECT operator FROM rp_nodes WHERE id = :'a1_to') NOT IN (SELECT ope
           'the replacement keeps the diversity rule with the holders that stay');
 SELECT set_eq(format($$SELECT node_id::text FROM dht.place(dht.token_key(%L), 'tap-rp')$$, :ta),
               format($$SELECT node FROM pg_temp.rp_holders(%L) WHERE shard <> 1 UNION ALL SELECT %L$$, :ta, :'a1_to'),
-              'the replacement is the next node of the token''s rendezvous order (what place now adds)');
+              'for this token, place now gives the holders that stay plus the replacement');
+SELECT is((SELECT node_id::text FROM dht.place(dht.token_key(:ta), 'tap-rp') WHERE shard = 1), :'a1_to',
+          'the replacement is the next node of shard 1''s own rendezvous order (what place now puts at shard 1)');
 SELECT results_eq($$SELECT * FROM pg_temp.rp_plan ORDER BY token, shard$$,
                   format($$VALUES (%L, 1, %L, %L, 'node down')$$, :ta, :'a1', :'a1_to'),
                   'repair_plan is deterministic (same rows again)');
