@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET search_path = public, dht;
 
-SELECT plan(24);
+SELECT plan(28);
 
 SELECT count(dht.register_node(k.pubkey, 'https://tap-cc-' || i || '.example', 'tap-cc-r', 'tap-cc-op' || i,
                                ('10.77.' || i || '.1')::inet, 100, 100))
@@ -25,15 +25,17 @@ SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS run \gset
 \set t6 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'6'''
 \set t4 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/4'''
 \set t5 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/5'''
--- The fixed tokens start released (a failed earlier run may have left them).
-SELECT count(dht.release(token)) FROM dht.tokens WHERE token IN (:t4, :t5);
+-- Tokens a failed earlier run may have left allocated are released first.
+SELECT count(dht.release(token)) FROM dht.tokens
+WHERE token::text LIKE 'eip155:1/erc721:0x00000000000000000000000000000000007a9005/%';
 SELECT count(*) FROM dht.allocate(:t4, 'tap-cc');
 SELECT count(*) FROM dht.allocate(:t5, 'tap-cc');
 SELECT dht.release(:t4), dht.release(:t5);
 
-SELECT dblink_connect('cc_b', format('host=%s port=%s user=%s dbname=%s',
+SELECT format('host=%s port=%s user=%s dbname=%s',
     split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
-    current_user, current_database()));
+    current_user, current_database()) AS cc_base \gset
+SELECT dblink_connect('cc_b', :'cc_base');
 SELECT b_pid FROM dblink('cc_b', 'SELECT pg_backend_pid()') AS t(b_pid int) \gset
 SELECT dblink_exec('cc_b', 'SET search_path = public, dht');
 
@@ -144,6 +146,46 @@ SELECT is((SELECT count(*) FROM dblink('cc_b', format($$SELECT shard, node_id::t
 SELECT matches(dblink_error_message('cc_b'), 'could not serialize access', '... but a serialization failure');
 SELECT dblink_exec('cc_b', 'ROLLBACK');
 SELECT is((SELECT count(*) FROM dht.placements WHERE token = :t6), 5::bigint, 'REPEATABLE READ: one placement set');
+
+-- 7. A registry change committed while an allocation waits for a lock (its
+-- invalidation arrives in the middle of dht.allocate) must not pull the
+-- node set from under it: this crashed the backend before the cache was
+-- pinned (commit 8093cab).  3000 nodes, so that the freed memory is reused.
+-- In a scratch database: A allocates, C holds the lock and changes a node.
+SELECT dblink_exec(replace(:'cc_base', 'dbname=' || current_database(), 'dbname=postgres'),
+                   'DROP DATABASE IF EXISTS dht_tap_cc_scratch');
+SELECT dblink_exec(replace(:'cc_base', 'dbname=' || current_database(), 'dbname=postgres'),
+                   'CREATE DATABASE dht_tap_cc_scratch');
+SELECT dblink_connect('cc_a', replace(:'cc_base', 'dbname=' || current_database(), 'dbname=dht_tap_cc_scratch'));
+SELECT dblink_connect('cc_c', replace(:'cc_base', 'dbname=' || current_database(), 'dbname=dht_tap_cc_scratch'));
+SELECT dblink_exec('cc_a', $$CREATE EXTENSION smartlayer_dht$$);
+SELECT dblink_exec('cc_a', $q$DO $do$ BEGIN
+    PERFORM dht.register_node(k.pubkey, 'https://tap-cc-x' || i || '.example', 'r', 'op' || i,
+                              ('10.79.' || (i % 250) || '.' || (i / 250))::inet, 100, 100)
+    FROM generate_series(0, 2999) i, dht.ed25519_keypair(sha256(('tap-cc-x' || i)::bytea)) k;
+    PERFORM dht.define_sla('x', 3, 2);
+    PERFORM dht.allocate('eip155:1/erc721:0x00000000000000000000000000000000007a9005/7', 'x');
+    PERFORM dht.release('eip155:1/erc721:0x00000000000000000000000000000000007a9005/7');
+END $do$$q$);
+SELECT * FROM dblink('cc_a', $$SELECT count(*) FROM dht.allocate('eip155:1/erc721:0x00000000000000000000000000000000007a9005/8', 'x')$$) AS t(n bigint);
+SELECT a_pid FROM dblink('cc_a', 'SELECT pg_backend_pid()') AS t(a_pid int) \gset
+SELECT dblink_exec('cc_c', 'BEGIN');
+SELECT dblink_exec('cc_c', 'LOCK TABLE dht.placement_log IN ACCESS EXCLUSIVE MODE');
+SELECT dblink_send_query('cc_a', $$SELECT shard, node_id::text, endpoint FROM dht.allocate('eip155:1/erc721:0x00000000000000000000000000000000007a9005/7', 'x')$$);
+SELECT ok(pg_temp.cc_waits(:a_pid), 'A''s allocation waits for C''s lock');
+SELECT * FROM dblink('cc_c', $$SELECT dht.set_node_availability(node_id, 0.5)::text FROM dht.nodes ORDER BY node_id LIMIT 1$$) AS t(x text);
+SELECT dblink_exec('cc_c', 'COMMIT');
+SELECT ok(pg_temp.cc_done('cc_a'), 'A returns once C commits its node change');
+CREATE TEMP TABLE cc_a7 AS SELECT * FROM dblink_get_result('cc_a', false) AS t(shard int, node text, endpoint text);
+SELECT is(dblink_error_message('cc_a'), 'OK', 'A''s allocation succeeded (no crash)');
+SELECT results_eq($$SELECT shard, node, endpoint FROM cc_a7 ORDER BY shard$$,
+                  $$SELECT * FROM dblink('cc_c', 'SELECT shard, node_id::text, endpoint FROM dht.lookup(''eip155:1/erc721:0x00000000000000000000000000000000007a9005/7'')')
+                    AS t(shard int, node text, endpoint text)$$,
+                  'and returned the placement it recorded');
+SELECT dblink_disconnect('cc_a');
+SELECT dblink_disconnect('cc_c');
+SELECT dblink_exec(replace(:'cc_base', 'dbname=' || current_database(), 'dbname=postgres'),
+                   'DROP DATABASE dht_tap_cc_scratch');
 
 -- Clean up: release every token of this run.
 SELECT dblink_disconnect('cc_b');
