@@ -253,9 +253,13 @@ describe_problems(const FragmentSet *set, int *count)
 	return buf.data;
 }
 
-/* Choose k fragments to work from, or raise "not enough valid fragments". */
-static void
-choose_fragments(FragmentSet *set)
+/*
+ * Choose k fragments to work from, or raise "not enough valid fragments".
+ * optimistic: take payload CRCs as good and return false instead of raising
+ * (the caller checks the result end to end, and retries carefully).
+ */
+static bool
+choose_fragments(FragmentSet *set, bool optimistic)
 {
 	int			valid;
 	int			need;
@@ -264,9 +268,12 @@ choose_fragments(FragmentSet *set)
 	const DhtFragment *lead;
 
 	if (dht_fragments_choose(set->f, set->n, set->status, set->chosen,
-							 &valid, &need) < 0)
+							 &valid, &need, !optimistic) < 0)
 	{
 		int			given = 0;
+
+		if (optimistic)
+			return false;
 
 		for (int i = 0; i < set->n; i++)
 			given += set->f[i].buf != NULL;
@@ -293,11 +300,15 @@ choose_fragments(FragmentSet *set)
 	set->orig_size = lead->orig_size;
 	set->data_crc = lead->data_crc;
 
-	detail = describe_problems(set, &problems);
-	if (problems > 0)
-		ereport(DEBUG1,
-				(errmsg("%d fragments left out", problems),
-				 errdetail("Fragments (by array position) %s.", detail)));
+	if (!optimistic)
+	{
+		detail = describe_problems(set, &problems);
+		if (problems > 0)
+			ereport(DEBUG1,
+					(errmsg("%d fragments left out", problems),
+					 errdetail("Fragments (by array position) %s.", detail)));
+	}
+	return true;
 }
 
 static void
@@ -390,63 +401,6 @@ ec_encode(PG_FUNCTION_ARGS)
 /* ---- ec_decode ------------------------------------------------------- */
 
 /*
- * The common case, fast: the fragments are one object's and its k data
- * fragments are all there.  Then decoding is concatenating their payloads
- * into the result, and one CRC of the result against the data CRC in their
- * (checksummed) headers proves it right, which spares checking each payload
- * CRC first.  Anything else (or a mismatch) returns NULL and takes the
- * careful path.
- */
-static bytea *
-decode_data_fast(const FragmentSet *set)
-{
-	const DhtFragment *lead = NULL;
-	const DhtFragment *data[DHT_EC_MAX_FRAGMENTS];
-	bytea	   *result;
-	char	   *dest;
-	uint64		left;
-
-	for (int i = 0; i < set->n; i++)
-	{
-		const DhtFragment *f = &set->f[i];
-
-		if (f->buf == NULL || set->status[i] != DHT_FRAG_OK)
-			continue;
-		if (lead == NULL)
-		{
-			lead = f;
-			memset(data, 0, sizeof(data));
-		}
-		else if (!dht_fragment_same_object(lead, f))
-			return NULL;
-		if (f->index < (uint32) lead->k && data[f->index] == NULL)
-			data[f->index] = f;
-	}
-	if (lead == NULL)
-		return NULL;
-	for (int j = 0; j < lead->k; j++)
-		if (data[j] == NULL)
-			return NULL;
-
-	result = palloc(VARHDRSZ + lead->orig_size);
-	SET_VARSIZE(result, VARHDRSZ + lead->orig_size);
-	dest = VARDATA(result);
-	left = lead->orig_size;
-	for (int j = 0; j < lead->k && left > 0; j++)
-	{
-		uint64		part = Min(left, (uint64) lead->size);
-
-		memcpy(dest, data[j]->buf + DHT_FRAG_HEADER_SIZE, part);
-		dest += part;
-		left -= part;
-	}
-	if (dht_crc32(0, (const uint8 *) VARDATA(result), lead->orig_size) == lead->data_crc)
-		return result;
-	pfree(result);
-	return NULL;
-}
-
-/*
  * 16-byte aligned copies of the chosen fragments, for liberasurecode, which
  * otherwise copies every unaligned input into a fresh malloc'd buffer (and
  * the page faults of those dominate).  Up to 8 MB of scratch is kept for the
@@ -483,20 +437,17 @@ aligned_copies(const FragmentSet *set, char **ptrs)
 	}
 }
 
+/*
+ * Decode from the chosen fragments.  Optimistic: payload CRCs were not
+ * checked, and any failure returns NULL rather than raising.
+ */
 static bytea *
-decode_set(FragmentSet *set)
+decode_chosen(FragmentSet *set, bool optimistic)
 {
-	bytea	   *result;
+	bytea	   *result = palloc(VARHDRSZ + set->orig_size);
 	bool		all_data = true;
 
-	result = decode_data_fast(set);
-	if (result != NULL)
-		return result;
-
-	choose_fragments(set);
-	result = palloc(VARHDRSZ + set->orig_size);
 	SET_VARSIZE(result, VARHDRSZ + set->orig_size);
-
 	for (int j = 0; j < set->k; j++)
 		all_data &= set->f[set->chosen[j]].index == (uint32) j;
 	if (all_data)
@@ -522,6 +473,8 @@ decode_set(FragmentSet *set)
 		aligned_copies(set, ptrs);
 		rc = dht_ec_decode_into(desc, ptrs, set->k, DHT_FRAG_HEADER_SIZE + set->size,
 								VARDATA(result), set->orig_size);
+		if (rc != 0 && optimistic)
+			return NULL;
 		if (rc != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -530,13 +483,41 @@ decode_set(FragmentSet *set)
 	}
 
 	/* End to end: the data must be what was encoded. */
-	if (dht_crc32(0, (const uint8 *) VARDATA(result), set->orig_size) != set->data_crc)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("decoded data does not match the checksum its fragments carry"),
-				 errdetail("Some fragment has a consistent header and payload checksum but wrong contents: it may be forged."),
-				 errhint("Check fragments against their digests, for example with dht.ec_decode(fragments, digests).")));
-	return result;
+	if (dht_crc32(0, (const uint8 *) VARDATA(result), set->orig_size) == set->data_crc)
+		return result;
+	if (optimistic)
+		return NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("decoded data does not match the checksum its fragments carry"),
+			 errdetail("Some fragment has a consistent header and payload checksum but wrong contents: it may be forged."),
+			 errhint("Check fragments against their digests, for example with dht.ec_decode(fragments, digests).")));
+	return NULL;				/* not reached */
+}
+
+/*
+ * First optimistically: choose by headers alone and let one CRC of the
+ * decoded data, against the data CRC in the (checksummed) headers, prove
+ * the result; with intact fragments that is the only payload pass.  On any
+ * failure, again carefully: every chosen payload's CRC is checked first, bad
+ * fragments are left out, and errors say why.
+ */
+static bytea *
+decode_set(FragmentSet *set)
+{
+	DhtFragStatus *headers = palloc(sizeof(DhtFragStatus) * Max(set->n, 1));
+	bytea	   *result;
+
+	memcpy(headers, set->status, sizeof(DhtFragStatus) * set->n);
+	if (choose_fragments(set, true))
+	{
+		result = decode_chosen(set, true);
+		if (result != NULL)
+			return result;
+	}
+	memcpy(set->status, headers, sizeof(DhtFragStatus) * set->n);
+	choose_fragments(set, false);
+	return decode_chosen(set, false);
 }
 
 Datum
@@ -587,7 +568,7 @@ ec_reconstruct(PG_FUNCTION_ARGS)
 
 	dht_ec_setup();
 	load_fragments(PG_GETARG_ANY_ARRAY_P(0), &set);
-	choose_fragments(&set);
+	choose_fragments(&set, false);
 	if (idx < 0 || idx >= set.k + set.m)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -472,7 +472,8 @@ sort_positions(int *pos, int n)
 
 int
 dht_fragments_choose(DhtFragment *in, int n, DhtFragStatus *status,
-					 int *chosen, int *valid_out, int *need_out)
+					 int *chosen, int *valid_out, int *need_out,
+					 bool check_payloads)
 {
 	int			count;
 	int			lead;
@@ -485,7 +486,7 @@ dht_fragments_choose(DhtFragment *in, int n, DhtFragStatus *status,
 	/* Group every fragment with a good header; -1 for the others. */
 	for (int i = 0; i < n; i++)
 	{
-		in[i].payload = PAYLOAD_UNCHECKED;
+		in[i].payload = check_payloads ? PAYLOAD_UNCHECKED : PAYLOAD_GOOD;
 		in[i].group = -1;
 		if (in[i].buf == NULL || status[i] != DHT_FRAG_OK)
 			continue;

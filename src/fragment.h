@@ -156,9 +156,14 @@ void		dht_fragment_tag(uint8_t *buf, int k, int m, uint32_t data_crc);
  * fragments first; on failure returns
  * -1 and *valid_out / *need_out say how many valid fragments the best group
  * has and how many it needs (need 0: no fragment is valid).
+ *
+ * With check_payloads false, payload CRCs are taken as good: for a caller
+ * that checks the decoded result end to end and, on a mismatch, chooses
+ * again with check_payloads true.
  */
 int			dht_fragments_choose(DhtFragment *in, int n, DhtFragStatus *status,
-								 int *chosen, int *valid_out, int *need_out);
+								 int *chosen, int *valid_out, int *need_out,
+								 bool check_payloads);
 
 /* zlib-compatible CRC-32 (reflected 0xEDB88320), as liberasurecode uses. */
 typedef uint32_t (*dht_crc32_fn) (uint32_t crc, const uint8_t *buf, size_t len);

@@ -8,7 +8,7 @@
  * copied into a buffer of exactly its length, so ASan sees any read past it.
  * Control bit 0: re-seal every fragment's header and payload CRCs first, as
  * a forger would, so the fuzzer gets past the checksums to the size, index
- * and grouping rules.  Every fragment is parsed, the set goes through
+ * and grouping rules.  Bit 1: also choose once trusting payload CRCs.  Every fragment is parsed, the set goes through
  * dht_fragments_choose, and whatever is chosen must be a consistent set of
  * k distinct, fully valid fragments.
  */
@@ -92,7 +92,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n++;
 	}
 
-	got = dht_fragments_choose(frags, n, status, chosen, &valid, &need);
+	if (control & 2)
+	{
+		/* trusting payloads: must not misbehave either */
+		DhtFragStatus trusted[MAX_FRAGS];
+
+		memcpy(trusted, status, sizeof(DhtFragStatus) * n);
+		(void) dht_fragments_choose(frags, n, trusted, chosen, &valid, &need, false);
+	}
+	got = dht_fragments_choose(frags, n, status, chosen, &valid, &need, true);
 	if (got >= 0)
 	{
 		const DhtFragment *lead = &frags[chosen[0]];
