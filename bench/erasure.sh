@@ -18,13 +18,15 @@
 #   enc/cpy  SQL encode throughput / memcpy bandwidth for the same size
 # Targets: ratio >= 0.85 at 1 MiB, >= 0.5 at 64 KiB; 4 KiB is reported.
 #
-#   bash bench/erasure.sh            (ERASURE_BENCH_SECONDS per figure, default 0.2)
+# Each figure is the best of three runs of ERASURE_BENCH_SECONDS (default
+# 0.1), C and SQL alike; the whole run takes about 3 minutes.
+#   bash bench/erasure.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 port=${ERASURE_BENCH_PORT:-57050}
-secs=${ERASURE_BENCH_SECONDS:-0.2}
+secs=${ERASURE_BENCH_SECONDS:-0.1}
 
 mkdir -p bench/bin
 cc -O2 -Wall -I/usr/include/liberasurecode -o bench/bin/erasure_baseline \
@@ -42,7 +44,8 @@ CREATE EXTENSION smartlayer_dht;
 CREATE FUNCTION bench_data(n int) RETURNS bytea LANGUAGE sql AS $$
     SELECT substring(string_agg(sha256(int4send(i)), '' ORDER BY i) FROM 1 FOR n)
     FROM generate_series(0, n / 32) i $$;
--- MB/s of op ('encode', 'decode', 'degraded') over about secs seconds.
+-- MB/s of op ('encode', 'decode', 'degraded'): the best of three runs of
+-- about secs seconds (other load on the machine only ever slows down).
 CREATE FUNCTION ec_bench(op text, size int, k int, m int, be text, secs float8)
 RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE
@@ -52,6 +55,7 @@ DECLARE
     n bigint := 1;
     t0 timestamptz;
     t float8;
+    best float8 := 0;
 BEGIN
     IF op = 'encode' THEN
         q := 'SELECT count(dht.ec_encode(CASE WHEN g > 0 THEN $1 END, $2, $3, $4)) FROM generate_series(1, $5) g';
@@ -65,14 +69,17 @@ BEGIN
         END IF;
         q := 'SELECT count(dht.ec_decode(CASE WHEN g > 0 THEN $6 END)) FROM generate_series(1, $5) g';
     END IF;
-    LOOP
-        t0 := clock_timestamp();
-        EXECUTE q USING d, k, m, be, n, f;
-        t := extract(epoch FROM clock_timestamp() - t0);
-        EXIT WHEN t >= secs;
-        n := CASE WHEN t < secs / 20 THEN n * 10 ELSE ceil(n * secs / t * 1.05) END;
+    FOR run IN 1 .. 3 LOOP
+        LOOP
+            t0 := clock_timestamp();
+            EXECUTE q USING d, k, m, be, n, f;
+            t := extract(epoch FROM clock_timestamp() - t0);
+            EXIT WHEN t >= secs;
+            n := CASE WHEN t < secs / 20 THEN n * 10 ELSE ceil(n * secs / t * 1.05) END;
+        END LOOP;
+        best := greatest(best, size::float8 * n / t / 1e6);
     END LOOP;
-    RETURN size::float8 * n / t / 1e6;
+    RETURN best;
 END $$;
 SQL
 
