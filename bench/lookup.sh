@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # bench/lookup.sh: dht.lookup by pgbench on a directory of 1,000,000 tokens,
 # against pgbench -S on pgbench_accounts (1,000,000 rows), same clients,
-# alternating rounds in one run.  Target: ratio of TPS at least 0.9.
+# alternating rounds in one run, with 1 client and with 2 (LOOKUP_CLIENTS).
+# Target: ratio of TPS at least 0.9.
 #   make bench BENCH=bench/lookup.sh      (LOOKUP_TOKENS, LOOKUP_SECONDS to change)
 BENCH_PORT=${BENCH_PORT:-55610}
 . "$(dirname "$0")/common.sh"
 tokens=${LOOKUP_TOKENS:-1000000}
 seconds=${LOOKUP_SECONDS:-10}
-clients=${LOOKUP_CLIENTS:-2}
 asset=0x06012c8cf97bead5deae237070f9587f8e7a266d
 
 echo "setting up: 1,000 nodes, $tokens tokens (4+2), pgbench_accounts of $tokens rows"
@@ -24,15 +24,17 @@ cat > "$script" <<SQL
 \set i random(1, $tokens)
 SELECT * FROM dht.lookup(('eip155:1/erc721:$asset/' || :i)::dht.token);
 SQL
-tps() { pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" "$@" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
-ours=(); base=()
-for round in 1 2 3; do
-    base+=("$(tps -S)")
-    ours+=("$(tps -f "$script")")
-    echo "round $round: pgbench -S ${base[-1]} tps, dht.lookup ${ours[-1]} tps"
+tps() { pgbench -n -M prepared -j "$1" -c "$1" -T "$seconds" "${@:2}" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'; }
+median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+for clients in 1 ${LOOKUP_CLIENTS:-2}; do
+    ours=(); base=()
+    for round in 1 2 3; do
+        base+=("$(tps "$clients" -S)")
+        ours+=("$(tps "$clients" -f "$script")")
+        echo "$clients client(s), round $round: pgbench -S ${base[-1]} tps, dht.lookup ${ours[-1]} tps"
+    done
+    mo=$(median "${ours[@]}"); mb=$(median "${base[@]}")
+    echo "lookup, $clients client(s): dht.lookup $mo tps, pgbench -S $mb tps (median of 3 alternating rounds of ${seconds}s)"
+    echo "ratio dht.lookup / pgbench -S with $clients client(s): $(ratio "$mo" "$mb") (target >= 0.9)"
 done
 rm -f "$script"
-median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
-mo=$(median "${ours[@]}"); mb=$(median "${base[@]}")
-echo "lookup: dht.lookup $mo tps, pgbench -S $mb tps (median of 3, $clients clients, ${seconds}s each)"
-echo "ratio dht.lookup / pgbench -S: $(ratio "$mo" "$mb") (target >= 0.9)"
