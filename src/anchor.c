@@ -789,13 +789,21 @@ forget_peer_rows(const char *peer)
 	}
 }
 
+/*
+ * binary = true: changes travel in the types' binary formats (dht.key as its
+ * 32 bytes, timestamps as integers), which makes apply about a quarter
+ * faster than parsing text.  It needs the same types on both sides, which
+ * anchors have (the same extension); no log table has an array of an
+ * extension type, whose binary form would carry a server-local type oid.
+ */
 static void
 create_subscription(const char *peer, const char *conninfo, const char *slot)
 {
 	char	   *sql;
 
 	sql = psprintf("CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s "
-				   "WITH (create_slot = false, slot_name = %s, copy_data = true, enabled = true)",
+				   "WITH (create_slot = false, slot_name = %s, copy_data = true, enabled = true, "
+				   "binary = true)",
 				   quote_identifier(subscription_name(peer)),
 				   quote_literal_cstr(conninfo),
 				   quote_identifier(publication_name(peer)),
