@@ -7,7 +7,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bench_dir=$(pg_tmpdir bench)
 trap 'scripts/pgcluster.sh destroy "$bench_dir"' EXIT
-scripts/pgcluster.sh start "$bench_dir" "${BENCH_PORT:?}" "max_connections = 50"
+BENCH_PORT=$(free_port "${BENCH_PORT:?}")
+scripts/pgcluster.sh start "$bench_dir" "$BENCH_PORT" "max_connections = 50"
 export PGHOST=$bench_dir PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=postgres
 export PGOPTIONS="-c search_path=public,dht"
 

@@ -12,7 +12,7 @@ scripts/install-deps.sh
 make -s >/dev/null && make -s install >/dev/null
 
 dir=$(pg_tmpdir demo)
-port=${DHT_DEMO_PORT:-55440}
+port=${DHT_DEMO_PORT:-$(free_port 55440)}
 trap 'scripts/pgcluster.sh destroy "$dir"' EXIT
 scripts/pgcluster.sh start "$dir" "$port"
 export PGHOST=$dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres

@@ -25,3 +25,12 @@ pg_tmpdir() {
 }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# The first port from $1 upward that nothing listens on (127.0.0.1).
+free_port() {
+    local port=$1
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        port=$((port + 1))
+    done
+    echo "$port"
+}

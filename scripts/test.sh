@@ -19,7 +19,7 @@ passed=0; failed=0; failures=()
 record() { if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi; }
 
 dir=$(pg_tmpdir regress)
-port=${DHT_TEST_PORT:-55432}
+port=${DHT_TEST_PORT:-$(free_port 55432)}
 trap 'scripts/pgcluster.sh destroy "$dir"' EXIT
 scripts/pgcluster.sh start "$dir" "$port" || exit 1
 export PGHOST=$dir PGPORT=$port PGUSER=postgres
