@@ -17,10 +17,13 @@ work=$(pg_tmpdir tap)
 cp -r test/t "$work/t"
 [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$work"
 cd "$work"
+# prove looks for *.t in a directory; ours are *.pl, so name them.
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(t/*.pl)
 status=0
 as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/test/regress/pg_regress" \
     PERL5LIB="$pgxs/test/perl:$work/t/lib" \
-    prove ${PROVE_FLAGS:--v} "${@:-t/}" || status=$?
+    prove ${PROVE_FLAGS:--v} "${tests[@]}" || status=$?
 if [ $status != 0 ]; then
     for f in tmp_check/log/*.log; do echo "---- $f"; tail -50 "$f"; done
 fi
