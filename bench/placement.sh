@@ -99,7 +99,7 @@ printf 'CRUSH straw2 (crushtool --test, %d mappings): %.2f s, start-up %.3f s su
     "$CRUSH_X" "$crush_total" "$crush_start"
 printf '  %-58s %10.0f mappings/s  (%.0f ns each)\n' "chooseleaf firstn 0 type host, 6 replicas" \
     "$crush" "$(echo "1000000000 / $crush" | bc -l)"
-printf 'ratio ours / CRUSH (equal weights, operator diversity, digest included): %.1fx\n' \
+printf 'ratio ours / CRUSH (equal weights, operator diversity, digest and shard positions included, as dht.place): %.1fx\n' \
     "$(echo "$ours / $crush" | bc -l)"
 
 fi

@@ -74,7 +74,7 @@ static volatile long sink;
 
 /* Seconds for ntok mappings; digests precomputed unless with_digest. */
 static double
-run_once(const PlacementSet *set, long ntok, int want, bool with_digest)
+run_once(const PlacementSet *set, long ntok, int want, bool with_digest, bool positions)
 {
 	uint8_t		key[32],
 				digest[32];
@@ -106,7 +106,8 @@ run_once(const PlacementSet *set, long ntok, int want, bool with_digest)
 		}
 		else
 			d = digests + 32 * t;
-		acc += placement_choose(set, d, NULL, 0, want, out) + out[0];
+		acc += (positions ? placement_choose_shards(set, d, NULL, 0, want, out) :
+				placement_choose(set, d, NULL, 0, want, out)) + out[0];
 	}
 	t0 = now() - t0;
 	sink = acc;
@@ -116,13 +117,13 @@ run_once(const PlacementSet *set, long ntok, int want, bool with_digest)
 
 /* The best of three runs: the machine may be shared. */
 static double
-run(const PlacementSet *set, long ntok, int want, bool with_digest)
+run(const PlacementSet *set, long ntok, int want, bool with_digest, bool positions)
 {
 	double		best = 0;
 
 	for (int r = 0; r < 3; r++)
 	{
-		double		s = run_once(set, ntok, want, with_digest);
+		double		s = run_once(set, ntok, want, with_digest, positions);
 
 		if (r == 0 || s < best)
 			best = s;
@@ -141,19 +142,22 @@ bench_map(long ntok)
 		PlacementNode *nodes;
 		bool		tags;
 		bool		digest;
+		bool		positions;	/* placement_choose_shards, as dht.place */
 	}			cfg[] = {
-		{"equal weights, no diversity, choose only", eq, false, false},
-		{"equal weights, operator diversity, choose only", eq, true, false},
-		{"mixed weights 0.5..4, operator diversity, choose only", mx, true, false},
-		{"mixed weights 0.5..4, operator diversity, digest + choose", mx, true, true},
-		{"equal weights, operator diversity, digest + choose", eq, true, true},
+		{"equal weights, no diversity, choose only", eq, false, false, false},
+		{"equal weights, operator diversity, choose only", eq, true, false, false},
+		{"mixed weights 0.5..4, operator diversity, choose only", mx, true, false, false},
+		{"mixed weights 0.5..4, operator diversity, digest + choose", mx, true, true, false},
+		{"equal weights, operator diversity, digest + choose", eq, true, true, false},
+		{"mixed weights, operator diversity, digest + shard positions", mx, true, true, true},
+		{"equal weights, operator diversity, digest + shard positions", eq, true, true, true},
 	};
 	double		last = 0;
 
 	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++)
 	{
 		PlacementSet *set = placement_prepare(cfg[c].nodes, 1000, cfg[c].tags, malloc, free);
-		double		s = run(set, ntok, 6, cfg[c].digest);
+		double		s = run(set, ntok, 6, cfg[c].digest, cfg[c].positions);
 
 		last = ntok / s;
 		printf("  %-58s %10.0f mappings/s  (%.0f ns each)\n", cfg[c].name, last, s / ntok * 1e9);
@@ -184,7 +188,7 @@ bench_scale(void)
 			PlacementNode *nodes = make_nodes(n, 10, mixed);
 			PlacementSet *set = placement_prepare(nodes, n, true, malloc, free);
 
-			r[mixed] = run(set, ntok, 6, false) / ntok * 1e9;
+			r[mixed] = run(set, ntok, 6, false, true) / ntok * 1e9;
 			placement_free(set);
 			free(nodes);
 		}

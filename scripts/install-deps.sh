@@ -10,7 +10,7 @@ packages=(
     libsodium-dev liberasurecode-dev libisal2 libjerasure2
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
 )
-[ "${DHT_BENCH_DEPS:-}" = 1 ] && packages+=(ceph-base)
+[ "${DHT_BENCH_DEPS:-}" = 1 ] && packages+=(ceph-base bc)
 
 missing=()
 for p in "${packages[@]}"; do
