@@ -35,7 +35,8 @@ COMMENT ON FUNCTION dht.anchor_status() IS
 
 CREATE FUNCTION dht.state_digest() RETURNS bytea
     AS 'MODULE_PATHNAME', 'state_digest' LANGUAGE C STABLE
-    SET search_path = pg_catalog, pg_temp;
+    -- one ordered scan per view: JIT and parallel workers only add start-up cost
+    SET search_path = pg_catalog, pg_temp SET jit = off SET max_parallel_workers_per_gather = 0;
 COMMENT ON FUNCTION dht.state_digest() IS
     'BLAKE2b-256 of the resolved directory; equal on anchors that have converged';
 
