@@ -68,7 +68,7 @@ SELECT weight, count(*) AS nodes, round(avg(shards), 1) AS mean_shards,
        round(1 + 3 * sqrt(avg(shards)) / avg(shards), 3) AS binomial_3sd
 FROM dht.node_load WHERE state = 'active' GROUP BY weight ORDER BY weight;
 
-\echo 'A node fails: the operator marks it down; the repair plan moves each of its shards to the next node of that token''s own rendezvous order.'
+\echo 'A node fails: the operator marks it down; the repair plan moves each of its shards to the next node of that shard position''s own rendezvous order.'
 CREATE TEMP TABLE failed AS
 SELECT node_id FROM dht.node_load WHERE state = 'active' ORDER BY shards DESC, node_id LIMIT 1;
 SELECT dht.set_node_state((SELECT node_id FROM failed), 'down');
