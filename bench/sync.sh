@@ -227,6 +227,8 @@ got=$(sql 3 -c "SELECT (SELECT count(*) FROM dht.token_log WHERE origin = 'a') +
 [ "$got" = "$crows" ] || { echo "initial copy brought $got rows, not $crows" >&2; exit 1; }
 [ "$(sql 3 -c "SELECT dht.state_digest()")" = "$(sql 0 -c "SELECT dht.state_digest()")" ] ||
     { echo "state digests differ after the initial copy" >&2; exit 1; }
+t0=$(now); sql 3 -c "SELECT dht.state_digest()" >/dev/null; t1=$(now)
+printf '  dht.state_digest() over the %s-token directory: %s s\n' "$ntokens" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
 
 sql 3 -c "CREATE DATABASE baseline"
 sql 3 baseline -c "CREATE EXTENSION smartlayer_dht"
