@@ -228,6 +228,8 @@ read_le64(const uint8_t *p)
 typedef struct MixKey
 {
 	uint64_t	k[4];
+	const uint64_t *base;		/* shard positions: every node's token draw */
+	uint64_t	salt;			/* shard positions: the position's key */
 } MixKey;
 
 static inline MixKey
@@ -237,6 +239,8 @@ mix_key(const uint8_t digest[PLACEMENT_DIGEST_LEN])
 
 	for (int i = 0; i < 4; i++)
 		key.k[i] = read_le64(digest + 8 * i);
+	key.base = NULL;
+	key.salt = 0;
 	return key;
 }
 
@@ -256,6 +260,22 @@ mix(const MixKey *key, uint64_t p)
 	x = (x ^ (x >> 31) ^ key->k[2]) * UINT64_C(0xd6e8feb86659fd93);
 	return x ^ (x >> 32);
 }
+
+/*
+ * A shard position's draw of a node: a keyed bijection of the node's token
+ * draw (two odd multiplies and a xorshift), so each position ranks the
+ * nodes in its own order while the costly keyed mix runs once per node and
+ * token, not once per position.
+ */
+static inline uint64_t
+position_mix(uint64_t base, uint64_t salt)
+{
+	uint64_t	x = (base ^ salt) * UINT64_C(0x9e3779b97f4a7c15);
+
+	x ^= x >> 32;
+	return x * UINT64_C(0xd6e8feb86659fd93);
+}
+
 
 /* -ln(m / 2^53) in Q57, for m in [1, 2^53]. */
 static inline uint64_t
@@ -516,15 +536,25 @@ sift_down(const PlacementSet *set, Entry *h, int size, int i)
 }
 
 /* Keep the best L candidates (equal weights: order by m, then id). */
+static inline uint64_t
+node_draw(const MixKey *key, const uint64_t *base, uint64_t salt, const PlacementSet *set, int i)
+{
+	if (base != NULL)
+		return position_mix(base[i], salt);
+	return mix(key, set->prefix[i]);
+}
+
 static int
 scan_uniform(const PlacementSet *set, const MixKey *key, Entry *h, int L)
 {
+	const uint64_t *base = key->base;
+	const uint64_t salt = key->salt;
 	int			size = 0;
 	uint64_t	root_m = 0;
 
 	for (int i = 0; i < set->n; i++)
 	{
-		uint64_t	m = (mix(key, set->prefix[i]) >> 11) + 1;
+		uint64_t	m = (node_draw(key, base, salt, set, i) >> 11) + 1;
 		Entry		e;
 
 		if (size == L && m < root_m)
@@ -553,12 +583,14 @@ scan_uniform(const PlacementSet *set, const MixKey *key, Entry *h, int L)
 static int
 scan_weighted(const PlacementSet *set, const MixKey *key, Entry *h, int L)
 {
+	const uint64_t *base = key->base;
+	const uint64_t salt = key->salt;
 	int			size = 0;
 	double		root_cost = 0;
 
 	for (int i = 0; i < set->n; i++)
 	{
-		uint64_t	m = (mix(key, set->prefix[i]) >> 11) + 1;
+		uint64_t	m = (node_draw(key, base, salt, set, i) >> 11) + 1;
 		double		scale = set->scale[i];
 		Entry		e;
 
@@ -617,11 +649,13 @@ static int
 collect_uniform(const PlacementSet *set, const MixKey *key, uint64_t min_m,
 				Entry *buf, int cap)
 {
+	const uint64_t *base = key->base;
+	const uint64_t salt = key->salt;
 	int			size = 0;
 
 	for (int i = 0; i < set->n; i++)
 	{
-		uint64_t	m = (mix(key, set->prefix[i]) >> 11) + 1;
+		uint64_t	m = (node_draw(key, base, salt, set, i) >> 11) + 1;
 
 		if (m < min_m)
 			continue;
@@ -639,11 +673,13 @@ static int
 collect_weighted(const PlacementSet *set, const MixKey *key, double max_cost,
 				 Entry *buf, int cap)
 {
+	const uint64_t *base = key->base;
+	const uint64_t salt = key->salt;
 	int			size = 0;
 
 	for (int i = 0; i < set->n; i++)
 	{
-		uint64_t	m = (mix(key, set->prefix[i]) >> 11) + 1;
+		uint64_t	m = (node_draw(key, base, salt, set, i) >> 11) + 1;
 		double		scale = set->scale[i];
 		double		cost;
 
@@ -752,16 +788,14 @@ choose_by_threshold(const PlacementSet *set, const MixKey *key,
 	return -1;
 }
 
-int
-placement_choose(const PlacementSet *set,
-				 const uint8_t digest[PLACEMENT_DIGEST_LEN],
-				 const PlacementTaken *taken, int ntaken,
-				 int want, int *out)
+static int
+choose_keyed(const PlacementSet *set, const MixKey *keyp,
+			 const PlacementTaken *taken, int ntaken, int want, int *out)
 {
 	Entry		stack_heap[STACK_ENTRIES];
 	Entry	   *heap = stack_heap;
 	int			heap_cap = STACK_ENTRIES;
-	MixKey		key = mix_key(digest);
+	MixKey		key = *keyp;
 	int			n = set->n;
 	int			L;
 	int			nout = 0;
@@ -828,31 +862,65 @@ placement_choose(const PlacementSet *set,
 	return nout;
 }
 
+int
+placement_choose(const PlacementSet *set,
+				 const uint8_t digest[PLACEMENT_DIGEST_LEN],
+				 const PlacementTaken *taken, int ntaken,
+				 int want, int *out)
+{
+	MixKey		key = mix_key(digest);
+
+	return choose_keyed(set, &key, taken, ntaken, want, out);
+}
+
 /* ---- shard positions (see placement.h) */
 
-static inline uint64_t
-position_word(uint64_t word, uint64_t salt)
+static uint64_t
+position_salt(const uint8_t digest[PLACEMENT_DIGEST_LEN], int position)
 {
-	uint64_t	x = word ^ salt;
+	uint64_t	x = read_le64(digest + 8) ^ ((uint64_t) (position + 1) * UINT64_C(0x9e3779b97f4a7c15));
 
 	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
 	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
 	return x ^ (x >> 31);
 }
 
-void
-placement_position_digest(const uint8_t digest[PLACEMENT_DIGEST_LEN], int position,
-						  uint8_t out[PLACEMENT_DIGEST_LEN])
+uint64_t
+placement_position_draw(const uint8_t digest[PLACEMENT_DIGEST_LEN], int position,
+						const uint8_t id[PLACEMENT_ID_LEN])
 {
-	uint64_t	salt = (uint64_t) (position + 1) * UINT64_C(0x9e3779b97f4a7c15);
+	return position_mix(placement_draw(digest, id), position_salt(digest, position));
+}
 
-	for (int i = 0; i < 4; i++)
-	{
-		uint64_t	w = position_word(read_le64(digest + 8 * i), salt + (uint64_t) i);
+/* Every node's token draw, once per token; NULL if allocation failed. */
+static uint64_t *
+base_draws(const PlacementSet *set, const MixKey *key)
+{
+	uint64_t   *base = set->alloc(sizeof(uint64_t) * (size_t) set->n);
 
-		for (int b = 0; b < 8; b++)
-			out[8 * i + b] = (uint8_t) (w >> (8 * b));
-	}
+	if (base != NULL)
+		for (int i = 0; i < set->n; i++)
+			base[i] = mix(key, set->prefix[i]);
+	return base;
+}
+
+int
+placement_choose_position(const PlacementSet *set,
+						  const uint8_t digest[PLACEMENT_DIGEST_LEN], int position,
+						  const PlacementTaken *taken, int ntaken, int *out)
+{
+	MixKey		key = mix_key(digest);
+	int			got;
+
+	if (set->n == 0)
+		return 0;
+	key.base = base_draws(set, &key);
+	if (key.base == NULL)
+		return -1;
+	key.salt = position_salt(digest, position);
+	got = choose_keyed(set, &key, taken, ntaken, 1, out);
+	set->dealloc((void *) key.base);
+	return got;
 }
 
 int
@@ -861,6 +929,7 @@ placement_choose_shards(const PlacementSet *set,
 						const PlacementTaken *taken, int ntaken,
 						int nshards, int *out)
 {
+	MixKey		key = mix_key(digest);
 	PlacementTaken *all;
 	int			filled = 0;
 
@@ -869,17 +938,21 @@ placement_choose_shards(const PlacementSet *set,
 	if (ntaken < 0 || taken == NULL)
 		ntaken = 0;
 	all = set->alloc(sizeof(PlacementTaken) * (size_t) (ntaken + nshards));
-	if (all == NULL)
+	key.base = all ? base_draws(set, &key) : NULL;
+	if (key.base == NULL)
+	{
+		if (all)
+			set->dealloc(all);
 		return -1;
+	}
 	if (ntaken > 0)
 		memcpy(all, taken, sizeof(PlacementTaken) * (size_t) ntaken);
 	for (; filled < nshards; filled++)
 	{
-		uint8_t		position[PLACEMENT_DIGEST_LEN];
 		int			got;
 
-		placement_position_digest(digest, filled, position);
-		got = placement_choose(set, position, all, ntaken + filled, 1, &out[filled]);
+		key.salt = position_salt(digest, filled);
+		got = choose_keyed(set, &key, all, ntaken + filled, 1, &out[filled]);
 		if (got != 1)
 		{
 			if (got < 0)
@@ -889,6 +962,7 @@ placement_choose_shards(const PlacementSet *set,
 		memcpy(all[ntaken + filled].id, set->nodes[out[filled]].id, PLACEMENT_ID_LEN);
 		all[ntaken + filled].tag = set->tag[out[filled]];
 	}
+	set->dealloc((void *) key.base);
 	set->dealloc(all);
 	return filled;
 }

@@ -118,15 +118,18 @@ extern uint64_t placement_tag(const void *data, size_t len);
  * r is specific data), so a token's shard r must stay on its node when
  * nodes come and go elsewhere.  Ranking the nodes once and numbering the
  * first n would renumber shards whenever a new node entered the top n.  So
- * each position r has its own rendezvous order, from a digest derived from
- * the token's (placement_position_digest), as CRUSH's "indep" mode does:
- * shard r goes to the best node of order r that is not taken and keeps the
- * diversity rule with the taken nodes and the shards before it.  A new node
- * then takes exactly the positions it wins.
+ * each position r has its own rendezvous order, as CRUSH's "indep" mode
+ * does: a node's draw for position r is a keyed bijection of its token draw
+ * (placement_draw), keyed by r and the digest (placement_position_draw), so
+ * the costly mix runs once per node and token.  Shard r goes to the best
+ * node of order r that is not taken and keeps the diversity rule with the
+ * taken nodes and the shards before it.  A new node then takes exactly the
+ * positions it wins (and, rarely, a later position of the same token that
+ * competed for a node an earlier one released).
  */
-extern void placement_position_digest(const uint8_t digest[PLACEMENT_DIGEST_LEN],
-									  int position,
-									  uint8_t out[PLACEMENT_DIGEST_LEN]);
+extern uint64_t placement_position_draw(const uint8_t digest[PLACEMENT_DIGEST_LEN],
+										int position,
+										const uint8_t id[PLACEMENT_ID_LEN]);
 
 /*
  * Place shards 0..nshards-1 of a token (out[r] = set index of shard r's
@@ -137,5 +140,16 @@ extern int	placement_choose_shards(const PlacementSet *set,
 									const uint8_t digest[PLACEMENT_DIGEST_LEN],
 									const PlacementTaken *taken, int ntaken,
 									int nshards, int *out);
+
+/*
+ * The node for one shard position (repair): the best of order `position`
+ * that is not taken and shares no tag with taken.  Returns 1, 0 if none, or
+ * -1 if allocation failed.
+ */
+extern int	placement_choose_position(const PlacementSet *set,
+									  const uint8_t digest[PLACEMENT_DIGEST_LEN],
+									  int position,
+									  const PlacementTaken *taken, int ntaken,
+									  int *out);
 
 #endif							/* DHT_PLACEMENT_H */

@@ -587,11 +587,10 @@ plan_token(TokenGroup *g, ReturnSetInfo *rsinfo)
 		/* The next node of this shard position's own rendezvous order. */
 		if (have_order)
 		{
-			uint8		position[PLACEMENT_DIGEST_LEN];
 			int			out;
 
-			placement_position_digest(digest, moving[i]->shard, position);
-			if (placement_choose(sla->set, position, taken, ntaken, 1, &out) == 1)
+			if (placement_choose_position(sla->set, digest, moving[i]->shard,
+										  taken, ntaken, &out) == 1)
 			{
 				to = placement_set_node(sla->set, out);
 				memcpy(taken[ntaken].id, to->id, DHT_KEY_LEN);
