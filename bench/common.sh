@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bench_dir=$(pg_tmpdir bench)
 trap 'scripts/pgcluster.sh destroy "$bench_dir"' EXIT
 BENCH_PORT=$(free_port "${BENCH_PORT:?}")
-scripts/pgcluster.sh start "$bench_dir" "$BENCH_PORT" "max_connections = 50"
+scripts/pgcluster.sh start "$bench_dir" "$BENCH_PORT" "max_connections = 50" "shared_buffers = '4GB'"
 export PGHOST=$bench_dir PGPORT=$BENCH_PORT PGUSER=postgres PGDATABASE=postgres
 export PGOPTIONS="-c search_path=public,dht"
 

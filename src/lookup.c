@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -71,30 +72,78 @@ event_cmp(const void *a, const void *b)
 	return -strcmp(x->origin, y->origin);
 }
 
-/* A dht log table and its primary key, checking the caller's SELECT right. */
-static Oid
-log_relid(const char *table, const char *pkey, Oid *indexid)
+/*
+ * The log tables this file reads, with their primary keys and the key's
+ * equality function, looked up once per backend and forgotten on any
+ * relcache invalidation of them (DDL, DROP EXTENSION) or a full reset.
+ */
+typedef struct LogRel
+{
+	const char *table;
+	const char *pkey;
+	Oid			relid;
+	Oid			indexid;
+	RegProcedure eqproc;
+} LogRel;
+
+static LogRel token_log = {"token_log", "token_log_pkey"};
+static LogRel placement_log = {"placement_log", "placement_log_pkey"};
+
+static void
+forget_log_rel(LogRel *rel, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == rel->relid || relid == rel->indexid)
+		rel->relid = rel->indexid = InvalidOid;
+}
+
+static void
+lookup_relcache_callback(Datum arg, Oid relid)
+{
+	forget_log_rel(&token_log, relid);
+	forget_log_rel(&placement_log, relid);
+}
+
+void
+dht_lookup_init(void)
+{
+	CacheRegisterRelcacheCallback(lookup_relcache_callback, (Datum) 0);
+}
+
+static void
+resolve_log_rel(LogRel *rel)
 {
 	Oid			nsp = get_namespace_oid("dht", false);
-	Oid			relid = get_relname_relid(table, nsp);
+	Relation	index;
 
-	*indexid = get_relname_relid(pkey, nsp);
-	if (!OidIsValid(relid) || !OidIsValid(*indexid))
-		elog(ERROR, "smartlayer_dht: dht.%s or its primary key is missing", table);
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, table);
-	return relid;
+	rel->relid = get_relname_relid(rel->table, nsp);
+	rel->indexid = get_relname_relid(rel->pkey, nsp);
+	if (!OidIsValid(rel->relid) || !OidIsValid(rel->indexid))
+		elog(ERROR, "smartlayer_dht: dht.%s or its primary key is missing", rel->table);
+	index = index_open(rel->indexid, AccessShareLock);
+	rel->eqproc = get_opcode(get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
+												 index->rd_opcintype[0], BTEqualStrategyNumber));
+	index_close(index, AccessShareLock);
+}
+
+/* Open a log table and its primary key, checking the caller's SELECT right. */
+static Relation
+open_log_rel(LogRel *rel, Relation *index)
+{
+	if (!OidIsValid(rel->relid))
+		resolve_log_rel(rel);
+	if (pg_class_aclcheck(rel->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, rel->table);
+	*index = index_open(rel->indexid, AccessShareLock);
+	return table_open(rel->relid, AccessShareLock);
 }
 
 /* Start a scan of rows whose first key column equals value. */
 static IndexScanDesc
-begin_key_scan(Relation rel, Relation index, Datum value, ScanKey key)
+begin_key_scan(LogRel *lrel, Relation rel, Relation index, Datum value, ScanKey key)
 {
-	Oid			eqop = get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-										   index->rd_opcintype[0], BTEqualStrategyNumber);
 	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
 
-	ScanKeyInit(key, 1, BTEqualStrategyNumber, get_opcode(eqop), value);
+	ScanKeyInit(key, 1, BTEqualStrategyNumber, lrel->eqproc, value);
 	index_rescan(scan, key, 1, NULL, 0);
 	return scan;
 }
@@ -103,12 +152,11 @@ begin_key_scan(Relation rel, Relation index, Datum value, ScanKey key)
 bool
 dht_token_seen(Datum token)
 {
-	Oid			indexid;
-	Relation	rel = table_open(log_relid("token_log", "token_log_pkey", &indexid), AccessShareLock);
-	Relation	index = index_open(indexid, AccessShareLock);
+	Relation	index;
+	Relation	rel = open_log_rel(&token_log, &index);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	ScanKeyData key;
-	IndexScanDesc scan = begin_key_scan(rel, index, token, &key);
+	IndexScanDesc scan = begin_key_scan(&token_log, rel, index, token, &key);
 	bool		seen = index_getnext_slot(scan, ForwardScanDirection, slot);
 
 	index_endscan(scan);
@@ -134,13 +182,11 @@ read_event(TupleTableSlot *slot, PlacementEvent *e)
 static PlacementEvent *
 fetch_events(Datum token, int *n)
 {
-	Oid			indexid;
-	Relation	rel = table_open(log_relid("placement_log", "placement_log_pkey", &indexid),
-								 AccessShareLock);
-	Relation	index = index_open(indexid, AccessShareLock);
+	Relation	index;
+	Relation	rel = open_log_rel(&placement_log, &index);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	ScanKeyData key;
-	IndexScanDesc scan = begin_key_scan(rel, index, token, &key);
+	IndexScanDesc scan = begin_key_scan(&placement_log, rel, index, token, &key);
 	int			cap = 16;
 	PlacementEvent *events = palloc(sizeof(PlacementEvent) * cap);
 

@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "smartlayer_dht.h"
+#include "lookup.h"
 #include "registry_cache.h"
 
 PG_MODULE_MAGIC;
@@ -46,4 +47,5 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	define_gucs();
 	dht_registry_cache_init();
+	dht_lookup_init();
 }
