@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(dht_allocate);
 PG_FUNCTION_INFO_V1(dht_repair_plan);
 PG_FUNCTION_INFO_V1(dht_lock_token);
 
-/* Advisory lock space of token locks (field 4 of the lock tag). */
+/* Advisory lock space of dht._lock_token (field 4 of the lock tag). */
 #define TOKEN_LOCK_SPACE 0x5344
 
 static const char *const diversity_names[] = {"none", "operator", "subnet", "region"};
@@ -286,7 +286,7 @@ lock_token(const uint8 *key)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
-/* dht._lock_token(token): the allocation lock, for the SQL writers. */
+/* dht._lock_token(token): serialises release, repair and confirm of a token. */
 Datum
 dht_lock_token(PG_FUNCTION_ARGS)
 {

@@ -20,7 +20,8 @@ CREATE FUNCTION dht.lookup(token dht.token)
     AS 'MODULE_PATHNAME', 'dht_lookup' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 16;
 COMMENT ON FUNCTION dht.lookup(dht.token) IS 'the token''s holders, by shard; empty if unknown';
 
--- Serialises writers of one token on this anchor (the lock dht.allocate takes).
+-- Serialises release, repair and confirm of one token on this anchor (a
+-- transaction-scoped advisory lock; dht.allocate needs none).
 CREATE FUNCTION dht._lock_token(token dht.token) RETURNS dht.key
     AS 'MODULE_PATHNAME', 'dht_lock_token' LANGUAGE C VOLATILE STRICT;
 
