@@ -11,6 +11,7 @@
 // sources: src/placement.c
 // libs: -lsodium -lm
 #include <stdbool.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,39 @@ test_diversity_and_determinism(PlacementSet *set)
 	ok(clashes == 0, "no two shards of a token share an operator");
 }
 
+/* Load per node over TOKENS tokens: spread against a binomial. */
+static void
+test_uniformity(PlacementSet *set)
+{
+	long	   *load = calloc(NODES, sizeof(long));
+	double		mean = (double) TOKENS * SHARDS / NODES,
+				var = 0,
+				binomial_sd = sqrt(mean * (1.0 - 1.0 / NODES));
+	long		max = 0;
+	char		msg[200];
+
+	for (uint64_t t = 0; t < TOKENS; t++)
+	{
+		uint8_t		digest[32];
+		int			out[SHARDS];
+
+		token_digest(t, digest);
+		placement_choose_shards(set, digest, NULL, 0, SHARDS, out);
+		for (int r = 0; r < SHARDS; r++)
+			load[out[r]]++;
+	}
+	for (int i = 0; i < NODES; i++)
+	{
+		var += (load[i] - mean) * (load[i] - mean) / NODES;
+		max = load[i] > max ? load[i] : max;
+	}
+	printf("# uniformity by shard position: mean %.0f, max/mean %.3f, sd %.1f (binomial %.1f)\n",
+		   mean, max / mean, sqrt(var), binomial_sd);
+	snprintf(msg, sizeof(msg), "load spread is binomial (sd %.1f within 10%% of %.1f)", sqrt(var), binomial_sd);
+	ok(sqrt(var) < 1.1 * binomial_sd, msg);
+	free(load);
+}
+
 static void
 test_short_class(void)
 {
@@ -253,10 +287,11 @@ main(void)
 		return 1;
 	nodes = make_nodes(NODES, OPERATORS);
 	set = prepare(nodes, NODES);
-	printf("1..7\n");
+	printf("1..8\n");
 	test_definition(set);
 	test_diversity_and_determinism(set);
 	test_short_class();
+	test_uniformity(set);
 	test_movement(nodes);
 	placement_free(set);
 	free(nodes);
