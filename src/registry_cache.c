@@ -57,9 +57,15 @@ static int	pin_depth = 0;
 static HTAB *sla_cache = NULL;
 static HTAB *node_states = NULL;
 static char *origin_name = NULL;
-static bool epoch_known = false;
-static int64 epoch_current;
-static uint8 epoch_seed[PLACEMENT_SEED_LEN];
+/* Every epoch and its seed, ascending (epochs are few); NULL until loaded. */
+typedef struct EpochSeed
+{
+	int64		epoch;
+	uint8		seed[PLACEMENT_SEED_LEN];
+} EpochSeed;
+
+static EpochSeed *epochs = NULL;
+static int	nepochs = 0;
 static Oid	key_typid = InvalidOid;
 static Oid	token_typid = InvalidOid;
 
@@ -90,7 +96,8 @@ cache_reset(void)
 	sla_cache = NULL;
 	node_states = NULL;
 	origin_name = NULL;
-	epoch_known = false;
+	epochs = NULL;
+	nepochs = 0;
 	key_typid = InvalidOid;
 	token_typid = InvalidOid;
 	remember_registry_relids();
@@ -418,45 +425,67 @@ dht_node_endpoint(const uint8 *node_id)
 	return e ? e->endpoint : NULL;
 }
 
+static void
+load_epochs(void)
+{
+	EpochSeed  *loaded;
+	int			n;
+
+	SPI_connect();
+	spi_run("SELECT epoch, seed FROM dht.epochs ORDER BY epoch", 0, NULL, NULL);
+	n = (int) SPI_processed;
+	if (n == 0)
+		elog(ERROR, "smartlayer_dht: no placement epoch (epoch 0 is missing)");
+	loaded = MemoryContextAlloc(cache_cxt, sizeof(EpochSeed) * n);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		loaded[i].epoch = DatumGetInt64(spi_value(i, 1, &isnull));
+		memcpy(loaded[i].seed, VARDATA_ANY(DatumGetByteaPP(spi_value(i, 2, &isnull))),
+			   PLACEMENT_SEED_LEN);
+	}
+	SPI_finish();
+	epochs = loaded;
+	nepochs = n;
+}
+
 int64
 dht_current_epoch(uint8 *seed)
 {
 	ensure_cache();
-	if (!epoch_known)
-	{
-		bool		isnull;
-
-		SPI_connect();
-		spi_run("SELECT epoch, seed FROM dht.epochs ORDER BY epoch DESC LIMIT 1", 0, NULL, NULL);
-		if (SPI_processed != 1)
-			elog(ERROR, "smartlayer_dht: no placement epoch (epoch 0 is missing)");
-		epoch_current = DatumGetInt64(spi_value(0, 1, &isnull));
-		memcpy(epoch_seed, VARDATA_ANY(DatumGetByteaPP(spi_value(0, 2, &isnull))),
-			   PLACEMENT_SEED_LEN);
-		SPI_finish();
-		epoch_known = true;
-	}
-	memcpy(seed, epoch_seed, PLACEMENT_SEED_LEN);
-	return epoch_current;
+	if (epochs == NULL)
+		load_epochs();
+	memcpy(seed, epochs[nepochs - 1].seed, PLACEMENT_SEED_LEN);
+	return epochs[nepochs - 1].epoch;
 }
 
+/* Repair asks for the seed of each token's epoch: no query per token. */
 bool
 dht_epoch_seed(int64 epoch, uint8 *seed)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(epoch)};
-	bool		isnull;
-	bool		found;
+	int			lo = 0,
+				hi;
 
-	if (dht_current_epoch(seed) == epoch)
-		return true;
-	SPI_connect();
-	spi_run("SELECT seed FROM dht.epochs WHERE epoch = $1", 1, argtypes, values);
-	found = SPI_processed == 1;
-	if (found)
-		memcpy(seed, VARDATA_ANY(DatumGetByteaPP(spi_value(0, 1, &isnull))), PLACEMENT_SEED_LEN);
-	SPI_finish();
-	return found;
+	ensure_cache();
+	if (epochs == NULL)
+		load_epochs();
+	hi = nepochs - 1;
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (epochs[mid].epoch == epoch)
+		{
+			memcpy(seed, epochs[mid].seed, PLACEMENT_SEED_LEN);
+			return true;
+		}
+		if (epochs[mid].epoch < epoch)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
 }
 
 const char *
