@@ -27,12 +27,12 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "dirrel.h"
 #include "key.h"
 #include "lookup.h"
 #include "registry_cache.h"
@@ -72,78 +72,27 @@ event_cmp(const void *a, const void *b)
 	return -strcmp(x->origin, y->origin);
 }
 
-/*
- * The log tables this file reads, with their primary keys and the key's
- * equality function, looked up once per backend and forgotten on any
- * relcache invalidation of them (DDL, DROP EXTENSION) or a full reset.
- */
-typedef struct LogRel
-{
-	const char *table;
-	const char *pkey;
-	Oid			relid;
-	Oid			indexid;
-	RegProcedure eqproc;
-} LogRel;
-
-static LogRel token_log = {"token_log", "token_log_pkey"};
-static LogRel placement_log = {"placement_log", "placement_log_pkey"};
-
-static void
-forget_log_rel(LogRel *rel, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == rel->relid || relid == rel->indexid)
-		rel->relid = rel->indexid = InvalidOid;
-}
-
-static void
-lookup_relcache_callback(Datum arg, Oid relid)
-{
-	forget_log_rel(&token_log, relid);
-	forget_log_rel(&placement_log, relid);
-}
-
-void
-dht_lookup_init(void)
-{
-	CacheRegisterRelcacheCallback(lookup_relcache_callback, (Datum) 0);
-}
-
-static void
-resolve_log_rel(LogRel *rel)
-{
-	Oid			nsp = get_namespace_oid("dht", false);
-	Relation	index;
-
-	rel->relid = get_relname_relid(rel->table, nsp);
-	rel->indexid = get_relname_relid(rel->pkey, nsp);
-	if (!OidIsValid(rel->relid) || !OidIsValid(rel->indexid))
-		elog(ERROR, "smartlayer_dht: dht.%s or its primary key is missing", rel->table);
-	index = index_open(rel->indexid, AccessShareLock);
-	rel->eqproc = get_opcode(get_opfamily_member(index->rd_opfamily[0], index->rd_opcintype[0],
-												 index->rd_opcintype[0], BTEqualStrategyNumber));
-	index_close(index, AccessShareLock);
-}
+/* The log tables this file reads (dirrel.c opens them safely). */
+static DirTable token_log = DIR_TABLE("token_log");
+static DirTable placement_log = DIR_TABLE("placement_log");
 
 /* Open a log table and its primary key, checking the caller's SELECT right. */
 static Relation
-open_log_rel(LogRel *rel, Relation *index)
+open_log_rel(DirTable *table, Relation *index)
 {
-	if (!OidIsValid(rel->relid))
-		resolve_log_rel(rel);
-	if (pg_class_aclcheck(rel->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, rel->table);
-	*index = index_open(rel->indexid, AccessShareLock);
-	return table_open(rel->relid, AccessShareLock);
+	Relation	rel = dir_table_open(table, AccessShareLock, index);
+
+	dir_check_select(rel);
+	return rel;
 }
 
 /* Start a scan of rows whose first key column equals value. */
 static IndexScanDesc
-begin_key_scan(LogRel *lrel, Relation rel, Relation index, Datum value, ScanKey key)
+begin_key_scan(DirTable *table, Relation rel, Relation index, Datum value, ScanKey key)
 {
 	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
 
-	ScanKeyInit(key, 1, BTEqualStrategyNumber, lrel->eqproc, value);
+	ScanKeyInit(key, 1, BTEqualStrategyNumber, table->eqprocs[0], value);
 	index_rescan(scan, key, 1, NULL, 0);
 	return scan;
 }
@@ -161,8 +110,7 @@ dht_token_seen(Datum token)
 
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	dir_table_close(rel, index, AccessShareLock);
 	return seen;
 }
 
@@ -199,8 +147,7 @@ fetch_events(Datum token, int *n)
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	dir_table_close(rel, index, AccessShareLock);
 	return events;
 }
 

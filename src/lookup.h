@@ -14,7 +14,4 @@
  */
 extern bool dht_token_seen(Datum token);
 
-/* Register the relcache callback that forgets cached table oids (_PG_init). */
-extern void dht_lookup_init(void);
-
 #endif							/* DHT_LOOKUP_H */

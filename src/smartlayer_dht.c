@@ -15,7 +15,6 @@
 #include "utils/guc.h"
 
 #include "smartlayer_dht.h"
-#include "lookup.h"
 #include "registry_cache.h"
 
 PG_MODULE_MAGIC;
@@ -47,5 +46,4 @@ _PG_init(void)
 				 errmsg("could not initialize libsodium")));
 	define_gucs();
 	dht_registry_cache_init();
-	dht_lookup_init();
 }
