@@ -41,6 +41,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_subscription.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -48,6 +49,8 @@
 #include "libpq-fe.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "replication/origin.h"
+#include "replication/worker_internal.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -443,7 +446,8 @@ remote_query(PGconn *conn, const char *peer, const char *sql,
 typedef enum SlotAction
 {
 	DROP_ON_ABORT,				/* created by anchor_add_peer */
-	DROP_ON_COMMIT				/* released by anchor_remove_peer */
+	DROP_ON_COMMIT,				/* released by anchor_remove_peer */
+	RESTORE_ORIGIN_ON_ABORT		/* progress of a subscription dropped by it */
 } SlotAction;
 
 typedef struct PendingSlot
@@ -454,6 +458,8 @@ typedef struct PendingSlot
 	char	   *peer;
 	char	   *conninfo;
 	char	   *slot;
+	RepOriginId origin;			/* RESTORE_ORIGIN_ON_ABORT: the origin ... */
+	XLogRecPtr	origin_lsn;		/* ... and how far it had applied */
 } PendingSlot;
 
 static PendingSlot *pending_slots = NULL;
@@ -521,6 +527,33 @@ drop_remote_slot_quietly(const PendingSlot *p)
 	}
 }
 
+/*
+ * DROP SUBSCRIPTION forgets the subscription's replication progress at
+ * once, in shared memory, while the catalog rows come back if the
+ * transaction rolls back.  The worker that then restarts would ask the
+ * peer for everything after the slot's confirmed position, which lags
+ * what was applied, and stop on the first row it applies twice.  So a
+ * rolled-back anchor_remove_peer puts the progress back (WAL-logged, like
+ * pg_replication_origin_advance) before the launcher restarts the worker.
+ */
+static void
+restore_origin_progress(const PendingSlot *p)
+{
+	replorigin_advance(p->origin, p->origin_lsn, InvalidXLogRecPtr, false, true);
+}
+
+/* Undo or complete one pending action as its (sub)transaction ends. */
+static void
+settle_pending(const PendingSlot *p, bool commit)
+{
+	if (commit && p->action == DROP_ON_COMMIT)
+		drop_remote_slot_quietly(p);
+	else if (!commit && p->action == DROP_ON_ABORT)
+		drop_remote_slot_quietly(p);
+	else if (!commit && p->action == RESTORE_ORIGIN_ON_ABORT)
+		restore_origin_progress(p);
+}
+
 static void
 free_pending(PendingSlot *p)
 {
@@ -557,9 +590,7 @@ anchor_xact_callback(XactEvent event, void *arg)
 		bool		commit = (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT);
 
 		pending_slots = p->next;
-		if ((commit && p->action == DROP_ON_COMMIT) ||
-			(!commit && p->action == DROP_ON_ABORT))
-			drop_remote_slot_quietly(p);
+		settle_pending(p, commit);
 		free_pending(p);
 	}
 }
@@ -589,8 +620,7 @@ anchor_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			continue;
 		}
 		*link = p->next;
-		if (p->action == DROP_ON_ABORT)
-			drop_remote_slot_quietly(p);
+		settle_pending(p, false);
 		free_pending(p);
 	}
 }
@@ -611,6 +641,8 @@ add_pending(SlotAction action, const char *peer, const char *conninfo, const cha
 	p->peer = MemoryContextStrdup(TopMemoryContext, peer);
 	p->conninfo = MemoryContextStrdup(TopMemoryContext, conninfo);
 	p->slot = MemoryContextStrdup(TopMemoryContext, slot);
+	p->origin = InvalidRepOriginId;
+	p->origin_lsn = InvalidXLogRecPtr;
 	p->next = pending_slots;
 	pending_slots = p;
 	return p;
@@ -891,6 +923,29 @@ anchor_add_peer(PG_FUNCTION_ARGS)
  * dht.anchor_remove_peer(name text)
  * ---------------------------------------------------------------------- */
 
+/*
+ * Stop the subscription's apply worker (ALTER SUBSCRIPTION ... DISABLE
+ * holds the subscription's lock, so it cannot restart before we are done)
+ * and note how far it had applied, to be put back if we roll back.
+ */
+static void
+remember_progress(const char *peer, const char *sub)
+{
+	Oid			subid = get_subscription_oid(sub, false);
+	char		origin_name[NAMEDATALEN];
+	RepOriginId origin;
+	PendingSlot *p;
+
+	logicalrep_worker_stop(subid, InvalidOid);
+	snprintf(origin_name, sizeof(origin_name), "pg_%u", subid);
+	origin = replorigin_by_name(origin_name, true);
+	if (origin == InvalidRepOriginId)
+		return;
+	p = add_pending(RESTORE_ORIGIN_ON_ABORT, peer, "", "");
+	p->origin = origin;
+	p->origin_lsn = replorigin_get_progress(origin, false);
+}
+
 Datum
 anchor_remove_peer(PG_FUNCTION_ARGS)
 {
@@ -922,6 +977,7 @@ anchor_remove_peer(PG_FUNCTION_ARGS)
 	slot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
 	spi_exec(psprintf("ALTER SUBSCRIPTION %s DISABLE", qsub));
+	remember_progress(peer, sub);
 	spi_exec(psprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", qsub));
 	spi_exec(psprintf("DROP SUBSCRIPTION %s", qsub));
 	if (slot != NULL)
