@@ -63,7 +63,8 @@ SELECT dht.begin_epoch('\x00');
 SELECT dht.begin_epoch(NULL);
 SELECT max(epoch) AS epoch FROM dht.epochs;
 
--- Tokens: releasing an unknown token, confirming what is not pending.
+-- Tokens: releasing an unknown token is false (release is idempotent, as
+-- allocate is); confirming what is not pending is an error.
 SELECT dht.release('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/404');
 SELECT dht.confirm('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/404', 0,
                    dht.node_id(decode(repeat('bb', 32), 'hex')));
@@ -83,4 +84,3 @@ SELECT * FROM dht.place(dht.token_key('eip155:1/erc721:0x06012c8cf97bead5deae237
 SELECT dht.register_node('\x0102', 'e', 'r', 'o', '192.0.2.1', 1, 1);
 SELECT dht.set_node_state(dht.node_id(decode(repeat('bb', 32), 'hex')), 'down');
 SELECT dht.begin_epoch('\x00');
-SELECT dht.release('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/404');

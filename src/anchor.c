@@ -30,14 +30,8 @@
  * Remote calls made while the backend runs normally are interruptible: they
  * use libpq's asynchronous API and wait on the process latch, like core's
  * libpqwalreceiver, and a cancelled query is cancelled on the peer too.
- *
- * dht.state_digest() hashes the resolved directory with an incremental
- * BLAKE2b-256 over the views in a canonical order, fetched through an SPI
- * cursor in batches: constant memory, one ordered scan per view.
  */
 #include "smartlayer_dht.h"
-
-#include <sodium.h>
 
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -65,7 +59,6 @@ PG_FUNCTION_INFO_V1(anchor_init);
 PG_FUNCTION_INFO_V1(anchor_add_peer);
 PG_FUNCTION_INFO_V1(anchor_remove_peer);
 PG_FUNCTION_INFO_V1(anchor_status);
-PG_FUNCTION_INFO_V1(state_digest);
 
 #define ANCHOR_NAME_MAX		29	/* "dht_" + 29 + "_" + 29 = 63 = NAMEDATALEN - 1 */
 #define CONNECT_TIMEOUT_MS	15000	/* add_peer, unless conninfo says otherwise */
@@ -75,7 +68,7 @@ PG_FUNCTION_INFO_V1(state_digest);
 /* The replicated log tables, in publication order. */
 static const char *const log_tables[] = {
 	"dht.sla_log", "dht.node_log", "dht.node_state_log",
-	"dht.epoch_log", "dht.token_log", "dht.placement_log"
+	"dht.epoch_log", "dht.token_log"
 };
 
 /* ----------------------------------------------------------------------
@@ -1192,205 +1185,4 @@ anchor_status(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
-}
-
-/* ----------------------------------------------------------------------
- * dht.state_digest()
- * ---------------------------------------------------------------------- */
-
-typedef enum ColumnHash
-{
-	HASH_BYVAL,					/* pass-by-value: its typlen bytes, big-endian */
-	HASH_FIXED,					/* fixed length by reference (dht.key): raw bytes */
-	HASH_BYTES,					/* text, bytea: the varlena payload */
-	HASH_TEXT					/* anything else: the output function's text */
-} ColumnHash;
-
-typedef struct ColumnHasher
-{
-	ColumnHash	kind;
-	int16		typlen;
-	FmgrInfo	out;
-} ColumnHasher;
-
-/* The views, each in an order that does not depend on collation or plan. */
-static const char *const digest_queries[][2] = {
-	{"sla_classes", "SELECT * FROM dht.sla_classes ORDER BY name COLLATE \"C\""},
-	{"nodes", "SELECT * FROM dht.nodes ORDER BY node_id"},
-	{"epochs", "SELECT * FROM dht.epochs ORDER BY epoch"},
-	{"tokens", "SELECT * FROM dht.tokens ORDER BY token"},
-	{"placements", "SELECT * FROM dht.placements ORDER BY token, shard, node_id"},
-};
-
-static void
-hash_u32(crypto_generichash_state *st, uint32 v)
-{
-	uint32		be = pg_hton32(v);
-
-	crypto_generichash_update(st, (const unsigned char *) &be, sizeof(be));
-}
-
-static void
-hash_bytes(crypto_generichash_state *st, const void *data, uint32 len)
-{
-	hash_u32(st, len);
-	crypto_generichash_update(st, data, len);
-}
-
-static ColumnHasher *
-column_hashers(TupleDesc desc)
-{
-	ColumnHasher *h = palloc0(sizeof(ColumnHasher) * desc->natts);
-
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Oid			typid = getBaseType(att->atttypid);
-
-		h[i].typlen = att->attlen;
-		if (att->attbyval)
-			h[i].kind = HASH_BYVAL;
-		else if (att->attlen > 0)
-			h[i].kind = HASH_FIXED;
-		else if (typid == TEXTOID || typid == BYTEAOID || typid == VARCHAROID ||
-				 typid == dht_token_typid())
-			h[i].kind = HASH_BYTES; /* dht.token: equal tokens are equal bytes */
-		else
-		{
-			Oid			outfn;
-			bool		varlena;
-
-			h[i].kind = HASH_TEXT;
-			getTypeOutputInfo(att->atttypid, &outfn, &varlena);
-			fmgr_info(outfn, &h[i].out);
-		}
-	}
-	return h;
-}
-
-static void
-hash_value(crypto_generichash_state *st, const ColumnHasher *h, Datum d)
-{
-	switch (h->kind)
-	{
-		case HASH_BYVAL:
-			{
-				uint64		v;
-				unsigned char be[8];
-
-				switch (h->typlen)
-				{
-					case 1:
-						v = (uint8) DatumGetChar(d);
-						break;
-					case 2:
-						v = (uint16) DatumGetInt16(d);
-						break;
-					case 4:
-						v = (uint32) DatumGetInt32(d);
-						break;
-					default:
-						v = (uint64) DatumGetInt64(d);
-						break;
-				}
-				for (int b = h->typlen - 1; b >= 0; b--, v >>= 8)
-					be[b] = (unsigned char) (v & 0xff);
-				hash_bytes(st, be, h->typlen);
-				break;
-			}
-		case HASH_FIXED:
-			hash_bytes(st, DatumGetPointer(d), h->typlen);
-			break;
-		case HASH_BYTES:
-			{
-				struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
-
-				hash_bytes(st, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
-				break;
-			}
-		case HASH_TEXT:
-			{
-				char	   *s = OutputFunctionCall((FmgrInfo *) &h->out, d);
-
-				hash_bytes(st, s, strlen(s));
-				break;
-			}
-	}
-}
-
-static void
-digest_view(crypto_generichash_state *st, const char *name, const char *query,
-			MemoryContext rowcxt)
-{
-	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
-	Portal		portal;
-	ColumnHasher *hashers = NULL;
-	uint64		rows = 0;
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), query);
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	hash_bytes(st, name, strlen(name));
-	for (;;)
-	{
-		SPITupleTable *tt;
-		MemoryContext old;
-
-		SPI_cursor_fetch(portal, true, 10000);
-		if (SPI_processed == 0)
-			break;
-		tt = SPI_tuptable;
-		if (hashers == NULL)
-		{
-			hashers = column_hashers(tt->tupdesc);
-			hash_u32(st, tt->tupdesc->natts);
-		}
-		old = MemoryContextSwitchTo(rowcxt);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = tt->vals[r];
-
-			for (int c = 0; c < tt->tupdesc->natts; c++)
-			{
-				bool		isnull;
-				Datum		d = heap_getattr(tup, c + 1, tt->tupdesc, &isnull);
-				unsigned char flag = isnull ? 0 : 1;
-
-				crypto_generichash_update(st, &flag, 1);
-				if (!isnull)
-					hash_value(st, &hashers[c], d);
-			}
-			MemoryContextReset(rowcxt);
-		}
-		MemoryContextSwitchTo(old);
-		rows += SPI_processed;
-		SPI_freetuptable(tt);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	/* the row count closes the section */
-	hash_u32(st, (uint32) (rows >> 32));
-	hash_u32(st, (uint32) rows);
-}
-
-Datum
-state_digest(PG_FUNCTION_ARGS)
-{
-	static const char domain[] = "smartlayer_dht/state_digest/v1";
-	crypto_generichash_state st;
-	MemoryContext rowcxt;
-	bytea	   *result = palloc(VARHDRSZ + crypto_generichash_BYTES);
-
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "state_digest rows",
-								   ALLOCSET_DEFAULT_SIZES);
-	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
-	crypto_generichash_update(&st, (const unsigned char *) domain, sizeof(domain));
-	SPI_connect();
-	for (int i = 0; i < (int) lengthof(digest_queries); i++)
-		digest_view(&st, digest_queries[i][0], digest_queries[i][1], rowcxt);
-	SPI_finish();
-	MemoryContextDelete(rowcxt);
-	crypto_generichash_final(&st, (unsigned char *) VARDATA(result), crypto_generichash_BYTES);
-	SET_VARSIZE(result, VARHDRSZ + crypto_generichash_BYTES);
-	PG_RETURN_BYTEA_P(result);
 }

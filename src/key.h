@@ -23,6 +23,9 @@ typedef struct DhtKey
 #define PG_GETARG_DHTKEY_P(n)	DatumGetDhtKeyP(PG_GETARG_DATUM(n))
 #define PG_RETURN_DHTKEY_P(x)	return DhtKeyPGetDatum(x)
 
+/* The text output function (64 lower-case hex digits). */
+extern Datum key_out(PG_FUNCTION_ARGS);
+
 /* BLAKE2b-256 (unkeyed) of len bytes, as a palloc'd key. */
 extern DhtKey *dht_key_blake2b(const unsigned char *data, size_t len);
 

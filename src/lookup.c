@@ -1,190 +1,179 @@
 /*
  * lookup.c
- *	  dht.lookup(token): the token's holders, ordered by shard.
+ *	  The read paths: dht.lookup(token), dht.route(token), and the
+ *	  per-row resolution behind the dht.placements view.
  *
- * The read path of every application, so it does as little as possible:
- * a direct scan of dht.placement_log's primary key on the token (no
- * executor, no plan: the way PostgreSQL reads its own catalogs), resolution
- * of the few rows in C by the rule of the dht.placements view (per (shard,
- * node), the event with the greatest (event_at, origin) wins; 'dropped'
- * hides the holder), and endpoints from the backend's registry cache
- * (registry_cache.c) instead of a join.  Since the scan bypasses the
- * executor, it checks the caller's SELECT privilege itself.
+ * Every one reads the token's rows by one scan of dht.token_log's primary
+ * key (tokenrows.c: no executor, no plan), resolves them in C by the rule
+ * of holders.h, and names nodes from the backend's registry cache (one hash
+ * probe by node reference) instead of a join.  The scans bypass the
+ * executor, so these functions check the caller's SELECT privilege on
+ * dht.token_log themselves (dirrel.c).
  *
- * dht_token_seen, the same kind of probe on dht.token_log's primary key,
- * lets dht.allocate skip a query for the common case of a new token.
+ * dht.route picks the holder a read should go to: uniformly at random among
+ * the token's active holders on active nodes (Smart Layer spreads reads
+ * over holders), falling back to active holders on draining nodes, and
+ * never to a node that is down or banned or a holder not yet confirmed.
+ *
+ * dht._placements_of(token, origin, holders) is called by the view for each
+ * row: it returns that row's entries that win the resolution, so each
+ * holder appears once, from the row whose entry won.
  */
 #include "smartlayer_dht.h"
 
-#include "access/genam.h"
-#include "access/relscan.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "catalog/namespace.h"
-#include "executor/tuptable.h"
+#include "common/pg_prng.h"
 #include "funcapi.h"
-#include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "dirrel.h"
+#include "holders_sql.h"
 #include "key.h"
-#include "lookup.h"
+#include "placement_sql.h"
 #include "registry_cache.h"
+#include "tokenrows.h"
 
 PG_FUNCTION_INFO_V1(dht_lookup);
+PG_FUNCTION_INFO_V1(dht_route);
+PG_FUNCTION_INFO_V1(dht_placements_of);
 
-/* Columns of dht.placement_log, in table order (src/sql/50_directory.sql). */
-enum
+static Datum
+node_or_null(const DhtNodeInfo *node, bool *isnull)
 {
-	COL_TOKEN = 1, COL_SHARD, COL_NODE, COL_ORIGIN, COL_STATE, COL_EPOCH, COL_DIGEST, COL_EVENT_AT
-};
-
-typedef struct PlacementEvent
-{
-	int			shard;
-	DhtKey		node;
-	TimestampTz event_at;
-	char	   *origin;
-	char	   *state;
-} PlacementEvent;
-
-/* Shard, node, then the winning event first. */
-static int
-event_cmp(const void *a, const void *b)
-{
-	const PlacementEvent *x = a;
-	const PlacementEvent *y = b;
-	int			c;
-
-	if (x->shard != y->shard)
-		return x->shard < y->shard ? -1 : 1;
-	c = memcmp(x->node.bytes, y->node.bytes, DHT_KEY_LEN);
-	if (c != 0)
-		return c;
-	if (x->event_at != y->event_at)
-		return x->event_at > y->event_at ? -1 : 1;
-	return -strcmp(x->origin, y->origin);
+	*isnull = node == NULL;
+	return node ? key_datum(node->id) : (Datum) 0;
 }
 
-/* The log tables this file reads (dirrel.c opens them safely). */
-static DirTable token_log = DIR_TABLE("token_log");
-static DirTable placement_log = DIR_TABLE("placement_log");
-
-/* Open a log table and its primary key, checking the caller's SELECT right. */
-static Relation
-open_log_rel(DirTable *table, Relation *index)
+static Datum
+text_or_null(const char *s, bool *isnull)
 {
-	Relation	rel = dir_table_open(table, AccessShareLock, index);
-
-	dir_check_select(rel);
-	return rel;
+	*isnull = s == NULL;
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
 }
 
-/* Start a scan of rows whose first key column equals value. */
-static IndexScanDesc
-begin_key_scan(DirTable *table, Relation rel, Relation index, Datum value, ScanKey key)
-{
-	IndexScanDesc scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
-
-	ScanKeyInit(key, 1, BTEqualStrategyNumber, table->eqprocs[0], value);
-	index_rescan(scan, key, 1, NULL, 0);
-	return scan;
-}
-
-/* Whether dht.token_log has any row (any origin, released or not) for the token. */
-bool
-dht_token_seen(Datum token)
-{
-	Relation	index;
-	Relation	rel = open_log_rel(&token_log, &index);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	ScanKeyData key;
-	IndexScanDesc scan = begin_key_scan(&token_log, rel, index, token, &key);
-	bool		seen = index_getnext_slot(scan, ForwardScanDirection, slot);
-
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	dir_table_close(rel, index, AccessShareLock);
-	return seen;
-}
-
-static void
-read_event(TupleTableSlot *slot, PlacementEvent *e)
-{
-	bool		isnull;
-
-	e->shard = DatumGetInt32(slot_getattr(slot, COL_SHARD, &isnull));
-	memcpy(&e->node, DatumGetPointer(slot_getattr(slot, COL_NODE, &isnull)), sizeof(DhtKey));
-	e->event_at = DatumGetTimestampTz(slot_getattr(slot, COL_EVENT_AT, &isnull));
-	e->origin = TextDatumGetCString(slot_getattr(slot, COL_ORIGIN, &isnull));
-	e->state = TextDatumGetCString(slot_getattr(slot, COL_STATE, &isnull));
-}
-
-/* The token's placement events, by an index scan; count in *n. */
-static PlacementEvent *
-fetch_events(Datum token, int *n)
-{
-	Relation	index;
-	Relation	rel = open_log_rel(&placement_log, &index);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	ScanKeyData key;
-	IndexScanDesc scan = begin_key_scan(&placement_log, rel, index, token, &key);
-	int			cap = 16;
-	PlacementEvent *events = palloc(sizeof(PlacementEvent) * cap);
-
-	*n = 0;
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		if (*n == cap)
-			events = repalloc(events, sizeof(PlacementEvent) * (cap *= 2));
-		read_event(slot, &events[(*n)++]);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	dir_table_close(rel, index, AccessShareLock);
-	return events;
-}
-
-static void
-emit_holder(ReturnSetInfo *rsinfo, const PlacementEvent *e)
-{
-	Datum		row[4];
-	bool		nulls[4] = {false, false, false, false};
-	DhtKey	   *node = palloc(sizeof(DhtKey));
-	const char *endpoint = dht_node_endpoint(e->node.bytes);
-
-	memcpy(node, &e->node, sizeof(DhtKey));
-	row[0] = Int32GetDatum(e->shard);
-	row[1] = DhtKeyPGetDatum(node);
-	row[2] = endpoint ? CStringGetTextDatum(endpoint) : (Datum) 0;
-	nulls[2] = endpoint == NULL;
-	row[3] = CStringGetTextDatum(e->state);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
-}
+/* ---- dht.lookup(token) */
 
 Datum
 dht_lookup(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PlacementEvent *events;
+	TokenRows	tr;
+
+	InitMaterializedSRF(fcinfo, 0);
+	token_rows_read(PG_GETARG_DATUM(0), NULL, &tr);
+	for (int i = 0; i < tr.res.n; i++)
+	{
+		const HolderEntry *e = tr.holders[i].entry;
+		const DhtNodeInfo *node = dht_node_by_ref(e->ref);
+		Datum		row[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		row[0] = Int32GetDatum(e->shard);
+		row[1] = node_or_null(node, &nulls[1]);
+		row[2] = text_or_null(node ? node->endpoint : NULL, &nulls[2]);
+		row[3] = CStringGetTextDatum(holders_state_name(e->state));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* ---- dht.route(token) */
+
+/* The holders a read may go to: active on active nodes, else on draining ones. */
+static int
+route_candidates(const TokenRows *tr, const DhtNodeInfo **nodes, const HolderEntry **entries)
+{
+	static const char *const preference[] = {"active", "draining"};
+
+	for (int p = 0; p < (int) lengthof(preference); p++)
+	{
+		int			n = 0;
+
+		for (int i = 0; i < tr->res.n; i++)
+		{
+			const HolderEntry *e = tr->holders[i].entry;
+			const DhtNodeInfo *node = e->state == HOLDER_ACTIVE ? dht_node_by_ref(e->ref) : NULL;
+
+			if (node != NULL && !node->ambiguous && strcmp(node->state, preference[p]) == 0)
+			{
+				nodes[n] = node;
+				entries[n++] = e;
+			}
+		}
+		if (n > 0)
+			return n;
+	}
+	return 0;
+}
+
+Datum
+dht_route(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TokenRows	tr;
+	const DhtNodeInfo **nodes;
+	const HolderEntry **entries;
 	int			n;
 
 	InitMaterializedSRF(fcinfo, 0);
-	events = fetch_events(PG_GETARG_DATUM(0), &n);
-	qsort(events, n, sizeof(PlacementEvent), event_cmp);
-	for (int i = 0; i < n; i++)
+	token_rows_read(PG_GETARG_DATUM(0), NULL, &tr);
+	nodes = palloc(sizeof(DhtNodeInfo *) * Max(tr.res.n, 1));
+	entries = palloc(sizeof(HolderEntry *) * Max(tr.res.n, 1));
+	n = route_candidates(&tr, nodes, entries);
+	if (n > 0)
 	{
-		bool		winner = i == 0 || events[i].shard != events[i - 1].shard ||
-			memcmp(events[i].node.bytes, events[i - 1].node.bytes, DHT_KEY_LEN) != 0;
+		int			pick = (int) pg_prng_uint64_range(&pg_global_prng_state, 0, n - 1);
+		Datum		row[3];
+		bool		nulls[3] = {false, false, false};
 
-		if (winner && strcmp(events[i].state, "dropped") != 0)
-			emit_holder(rsinfo, &events[i]);
+		row[0] = Int32GetDatum(entries[pick]->shard);
+		row[1] = key_datum(nodes[pick]->id);
+		row[2] = CStringGetTextDatum(nodes[pick]->endpoint);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 	}
+	return (Datum) 0;
+}
+
+/* ---- dht._placements_of(token, origin, holders): the view's rows */
+
+static void
+emit_placement(ReturnSetInfo *rsinfo, const HolderEntry *e, int64 epoch)
+{
+	Datum		row[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+
+	row[0] = Int32GetDatum(e->shard);
+	row[1] = Int64GetDatum((int64) e->ref);
+	row[2] = CStringGetTextDatum(holders_state_name(e->state));
+	row[3] = Int64GetDatum(epoch);
+	if (e->has_digest)
+	{
+		bytea	   *d = palloc(VARHDRSZ + HOLDERS_DIGEST_LEN);
+
+		SET_VARSIZE(d, VARHDRSZ + HOLDERS_DIGEST_LEN);
+		memcpy(VARDATA(d), e->digest, HOLDERS_DIGEST_LEN);
+		row[4] = PointerGetDatum(d);
+	}
+	else
+		nulls[4] = true;
+	row[5] = TimestampTzGetDatum(dht_stamp_time(e->stamp));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+}
+
+Datum
+dht_placements_of(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *origin = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TokenRows	tr;
+	int			row = -1;
+
+	InitMaterializedSRF(fcinfo, 0);
+	token_rows_read(PG_GETARG_DATUM(0), origin, &tr);
+	row = tr.own;
+	if (row < 0 || !tr.res.live)
+		return (Datum) 0;
+	for (int i = 0; i < tr.res.n; i++)
+		if (tr.holders[i].row == row)
+			emit_placement(rsinfo, tr.holders[i].entry, token_rows_meta(&tr)->set->epoch);
 	return (Datum) 0;
 }

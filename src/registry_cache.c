@@ -31,19 +31,13 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "holders.h"
 #include "key.h"
 #include "registry_cache.h"
 #include "token.h"
 
 PG_FUNCTION_INFO_V1(registry_changed);
 
-/* Every registered node's resolved state and endpoint. */
-typedef struct NodeStateEntry
-{
-	DhtKey		id;
-	char		state[12];
-	char	   *endpoint;
-} NodeStateEntry;
 
 typedef struct SetIndexEntry
 {
@@ -68,6 +62,7 @@ static EpochSeed *epochs = NULL;
 static int	nepochs = 0;
 static Oid	key_typid = InvalidOid;
 static Oid	token_typid = InvalidOid;
+static Oid	holders_typid = InvalidOid;
 
 /* The registry tables whose invalidation drops the cache. */
 static const char *const registry_tables[] = {
@@ -100,6 +95,7 @@ cache_reset(void)
 	nepochs = 0;
 	key_typid = InvalidOid;
 	token_typid = InvalidOid;
+	holders_typid = InvalidOid;
 	remember_registry_relids();
 	cache_valid = true;
 }
@@ -265,6 +261,8 @@ load_sla_nodes(DhtSla *sla)
 			"                             WHEN 4 THEN 24 ELSE 64 END))) END "
 			"FROM dht.nodes n, dht.sla_classes s "
 			"WHERE s.name = $1 AND n.state = 'active' "
+			"  AND NOT EXISTS (SELECT FROM dht.node_ref r "
+			"                  WHERE r.ref = dht.node_ref_of(n.node_id) AND r.ambiguous) "
 			"  AND n.bandwidth_mbps >= s.min_bandwidth_mbps "
 			"  AND n.storage_gb >= s.min_storage_gb "
 			"  AND coalesce(n.availability, 0) >= s.min_availability "
@@ -374,45 +372,68 @@ dht_sla_index_of(DhtSla *sla, const uint8 *node_id)
 	return e ? e->index : -1;
 }
 
-/* ---- node states, epochs, origin */
+/* ---- nodes by reference, epochs, origin */
 
+/*
+ * Every registered node by its reference (holders name nodes by it).  Two
+ * node ids with one reference keep the lower one, marked ambiguous, as
+ * dht.node_ref does.
+ */
 static void
-load_node_states(void)
+load_nodes(void)
 {
-	HASHCTL		ctl = {.keysize = DHT_KEY_LEN, .entrysize = sizeof(NodeStateEntry),
+	HASHCTL		ctl = {.keysize = sizeof(uint64), .entrysize = sizeof(DhtNodeInfo),
 	.hcxt = cache_cxt};
 	HTAB	   *h;
 
 	SPI_connect();
-	spi_run("SELECT node_id, state, endpoint FROM dht.nodes", 0, NULL, NULL);
-	h = hash_create("smartlayer_dht node states", Max(SPI_processed, 16), &ctl,
+	spi_run("SELECT node_id, state, endpoint FROM dht.nodes ORDER BY node_id", 0, NULL, NULL);
+	h = hash_create("smartlayer_dht nodes", Max(SPI_processed, 16), &ctl,
 					HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
+		bool		found;
 		DhtKey	   *id = DatumGetDhtKeyP(spi_value(i, 1, &isnull));
-		NodeStateEntry *e = hash_search(h, id->bytes, HASH_ENTER, NULL);
+		uint64		ref = holders_ref_of(id->bytes);
+		DhtNodeInfo *e = hash_search(h, &ref, HASH_ENTER, &found);
 
+		if (found)
+		{
+			e->ambiguous = true;	/* rows come by node id: the first is the lower */
+			continue;
+		}
+		e->ref = ref;
+		memcpy(e->id, id->bytes, DHT_KEY_LEN);
 		strlcpy(e->state, spi_text(i, 2), sizeof(e->state));
 		e->endpoint = MemoryContextStrdup(cache_cxt, spi_text(i, 3));
+		e->ambiguous = false;
 	}
 	SPI_finish();
 	node_states = h;
 }
 
-static NodeStateEntry *
-find_node(const uint8 *node_id)
+const DhtNodeInfo *
+dht_node_by_ref(uint64 ref)
 {
 	ensure_cache();
 	if (node_states == NULL)
-		load_node_states();
-	return hash_search(node_states, node_id, HASH_FIND, NULL);
+		load_nodes();
+	return hash_search(node_states, &ref, HASH_FIND, NULL);
+}
+
+static const DhtNodeInfo *
+find_node(const uint8 *node_id)
+{
+	const DhtNodeInfo *e = dht_node_by_ref(holders_ref_of(node_id));
+
+	return e != NULL && memcmp(e->id, node_id, DHT_KEY_LEN) == 0 ? e : NULL;
 }
 
 const char *
 dht_node_state(const uint8 *node_id)
 {
-	NodeStateEntry *e = find_node(node_id);
+	const DhtNodeInfo *e = find_node(node_id);
 
 	return e ? e->state : NULL;
 }
@@ -420,7 +441,7 @@ dht_node_state(const uint8 *node_id)
 const char *
 dht_node_endpoint(const uint8 *node_id)
 {
-	NodeStateEntry *e = find_node(node_id);
+	const DhtNodeInfo *e = find_node(node_id);
 
 	return e ? e->endpoint : NULL;
 }
@@ -532,6 +553,15 @@ dht_token_typid(void)
 	if (!OidIsValid(token_typid))
 		token_typid = lookup_dht_type("token");
 	return token_typid;
+}
+
+Oid
+dht_holders_typid(void)
+{
+	ensure_cache();
+	if (!OidIsValid(holders_typid))
+		holders_typid = lookup_dht_type("holders");
+	return holders_typid;
 }
 
 void

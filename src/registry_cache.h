@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "key.h"
 #include "placement.h"
 #include "utils/hsearch.h"
 
@@ -50,6 +51,19 @@ extern bool dht_epoch_seed(int64 epoch, uint8 *seed);
 /* The name this anchor writes its rows under. */
 extern const char *dht_origin(void);
 
+/* A registered node, found by the reference holders name it by. */
+typedef struct DhtNodeInfo
+{
+	uint64		ref;			/* hash key: the node id's first 8 bytes */
+	uint8		id[DHT_KEY_LEN];
+	char		state[12];		/* active, draining, down, banned */
+	char	   *endpoint;
+	bool		ambiguous;		/* another registered node has this reference */
+} DhtNodeInfo;
+
+/* The node of a reference, or NULL if none is registered. */
+extern const DhtNodeInfo *dht_node_by_ref(uint64 ref);
+
 /* The state ("active", ...) and endpoint of any registered node, or NULL. */
 extern const char *dht_node_state(const uint8 *node_id);
 extern const char *dht_node_endpoint(const uint8 *node_id);
@@ -57,6 +71,7 @@ extern const char *dht_node_endpoint(const uint8 *node_id);
 /* Type oids of dht.key and dht.token, and the key of a token (dht.token_key). */
 extern Oid	dht_key_typid(void);
 extern Oid	dht_token_typid(void);
+extern Oid	dht_holders_typid(void);
 extern void dht_token_key(Datum token, uint8 *key);
 
 /*

@@ -89,7 +89,7 @@ done
 say "the token boston and chennai allocated at the same time: one set of holders, recorded by both"
 q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token OPERATOR(dht.=) $tok) AS token_rows,
             (SELECT count(*) FROM dht.placements WHERE token OPERATOR(dht.=) $tok) AS holders,
-            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.placement_log WHERE token OPERATOR(dht.=) $tok) AS recorded_by"
+            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.token_log WHERE token OPERATOR(dht.=) $tok) AS recorded_by"
 
 say "removing a peer drops its subscription and its slot; its rows stay"
 q 0 "SELECT dht.anchor_remove_peer('chennai')"

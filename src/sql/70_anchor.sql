@@ -33,13 +33,6 @@ CREATE FUNCTION dht.anchor_status(
 COMMENT ON FUNCTION dht.anchor_status() IS
     'one row per peer: streaming, catching up, disabled, failing or down, and how far behind';
 
-CREATE FUNCTION dht.state_digest() RETURNS bytea
-    AS 'MODULE_PATHNAME', 'state_digest' LANGUAGE C STABLE
-    -- one ordered scan per view: JIT and parallel workers only add start-up cost
-    SET search_path = pg_catalog, pg_temp SET jit = off SET max_parallel_workers_per_gather = 0;
-COMMENT ON FUNCTION dht.state_digest() IS
-    'BLAKE2b-256 of the resolved directory; equal on anchors that have converged';
-
 -- What a peer's replication user needs on this anchor besides the REPLICATION
 -- attribute (which roles do not inherit): read the published tables for the
 -- initial copy, and this anchor's name.
@@ -52,6 +45,6 @@ END
 $roles$;
 GRANT USAGE ON SCHEMA dht TO dht_replication;
 GRANT SELECT ON dht.anchor_self, dht.sla_log, dht.node_log, dht.node_state_log,
-    dht.epoch_log, dht.token_log, dht.placement_log TO dht_replication;
+    dht.epoch_log, dht.token_log TO dht_replication;
 
-GRANT EXECUTE ON FUNCTION dht.state_digest(), dht.anchor_status() TO dht_reader;
+GRANT EXECUTE ON FUNCTION dht.anchor_status() TO dht_reader;

@@ -170,7 +170,7 @@ END $do$$q$);
 SELECT * FROM dblink('cc_a', $$SELECT count(*) FROM dht.allocate('eip155:1/erc721:0x00000000000000000000000000000000007a9005/8', 'x')$$) AS t(n bigint);
 SELECT a_pid FROM dblink('cc_a', 'SELECT pg_backend_pid()') AS t(a_pid int) \gset
 SELECT dblink_exec('cc_c', 'BEGIN');
-SELECT dblink_exec('cc_c', 'LOCK TABLE dht.placement_log IN ACCESS EXCLUSIVE MODE');
+SELECT dblink_exec('cc_c', 'LOCK TABLE dht.token_log IN ACCESS EXCLUSIVE MODE');
 SELECT dblink_send_query('cc_a', $$SELECT shard, node_id::text, endpoint FROM dht.allocate('eip155:1/erc721:0x00000000000000000000000000000000007a9005/7', 'x')$$);
 SELECT ok(pg_temp.cc_waits(:a_pid), 'A''s allocation waits for C''s lock');
 SELECT * FROM dblink('cc_c', $$SELECT dht.set_node_availability(node_id, 0.5)::text FROM dht.nodes ORDER BY node_id LIMIT 1$$) AS t(x text);

@@ -73,7 +73,7 @@ END $$;
 -- 1. dht.lookup, first call of the backend.
 SELECT dblink_connect('inv_b', :'inv_base');
 BEGIN;
-SELECT is(pg_temp.inv_call('inv_b', 'placement_log',
+SELECT is(pg_temp.inv_call('inv_b', 'token_log',
           format('SELECT count(*) FROM dht.lookup(%L)', :'tok' || '0')), 'waited',
           'lookup (first call) waits for the primary key lock');
 COMMIT;
@@ -81,7 +81,7 @@ SELECT is(pg_temp.inv_result('inv_b'), '5', 'lookup (first call): invalidated mi
 
 -- 2. dht.lookup again in the same backend: the oids are cached now.
 BEGIN;
-SELECT is(pg_temp.inv_call('inv_b', 'placement_log',
+SELECT is(pg_temp.inv_call('inv_b', 'token_log',
           format('SELECT count(*) FROM dht.lookup(%L)', :'tok' || '0')), 'waited',
           'lookup (cached) waits for the primary key lock');
 COMMIT;
@@ -105,7 +105,7 @@ SELECT is(pg_temp.inv_call('inv_b', 'token_log',
 COMMIT;
 SELECT is(pg_temp.inv_result('inv_b'), '5', 'allocate (cached): invalidated mid-call, it allocates 5 shards');
 
--- 5. The placement log's key rebuilt under a new oid (REINDEX CONCURRENTLY)
+-- 5. The token log's key rebuilt under a new oid (REINDEX CONCURRENTLY)
 -- between two calls of one backend: the next call finds the new index.
 SELECT is((SELECT n FROM dblink('inv_b', format('SELECT count(*) FROM dht.lookup(%L)', :'tok' || '1')) AS t(n bigint)),
           5::bigint, 'lookup before REINDEX CONCURRENTLY');
@@ -115,7 +115,7 @@ SELECT is((SELECT n FROM dblink('inv_b', format('SELECT count(*) FROM dht.lookup
 \setenv PGPORT :PORT
 \setenv PGUSER :USER
 \setenv PGDATABASE :DBNAME
-\! psql -X -q -c 'REINDEX TABLE CONCURRENTLY dht.placement_log' -c 'REINDEX TABLE CONCURRENTLY dht.token_log'
+\! psql -X -q -c 'REINDEX TABLE CONCURRENTLY dht.token_log'
 SELECT is((SELECT n FROM dblink('inv_b', format('SELECT count(*) FROM dht.lookup(%L)', :'tok' || '1')) AS t(n bigint)),
           5::bigint, 'lookup after REINDEX CONCURRENTLY uses the new index');
 SELECT is((SELECT n FROM dblink('inv_b', format($$SELECT count(*) FROM dht.allocate(%L, 'tap-inv')$$, :'tok' || '3')) AS t(n bigint)),
@@ -131,7 +131,7 @@ SELECT is((SELECT count(DISTINCT token) FROM dht.token_log WHERE token::text LIK
           'four token records');
 
 -- 7. VACUUM FULL rewrites the table under the same oid and a new file.
-SELECT dblink_exec(:'inv_base', 'VACUUM FULL dht.placement_log');
+SELECT dblink_exec(:'inv_base', 'VACUUM FULL dht.token_log');
 SELECT is((SELECT n FROM dblink('inv_b', format('SELECT count(*) FROM dht.lookup(%L)', :'tok' || '2')) AS t(n bigint)),
           5::bigint, 'lookup after VACUUM FULL');
 SELECT dblink_disconnect('inv_b');

@@ -1,0 +1,18 @@
+/*
+ * events.h
+ *	  Events on an allocated token (events.c).
+ */
+#ifndef DHT_EVENTS_H
+#define DHT_EVENTS_H
+
+#include "postgres.h"
+
+/*
+ * Move shard `shard` of the token from one node to another: the old holder
+ * becomes retiring, the new one pending, in this anchor's row.  False (and
+ * nothing written) if the move no longer applies: the old holder is gone or
+ * retiring already, or the new node holds a shard of the token.  Inside SPI.
+ */
+extern bool event_move(Datum token, int shard, const uint8 *from_id, const uint8 *to_id);
+
+#endif							/* DHT_EVENTS_H */

@@ -1,0 +1,229 @@
+/*
+ * tokenrows.c
+ *	  Read every row of one token, resolve them, and write this anchor's.
+ *
+ * A token has one dht.token_log row per anchor that recorded something
+ * about it, nearly always just one.  Reads are a direct scan of the primary
+ * key on the token (dirrel.c opens it safely), decoded and resolved in C by
+ * the rule of holders.h, so every path that needs a token's state
+ * (allocate's slow path, lookup, route, release, repair, confirm, the
+ * placements view) does one index descent and no query.
+ *
+ * Writes go through SPI plans prepared once per backend (the plan cache
+ * keeps them valid across DDL).  A write first takes the token's advisory
+ * lock and a fresh snapshot (token_lock_and_refresh), so two sessions of
+ * one anchor that change one token take turns and the second sees the
+ * first's row: no lost update.  Each anchor writes only its own row, so
+ * rows of other origins are never written here.
+ */
+#include "smartlayer_dht.h"
+
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "dirrel.h"
+#include "holders_sql.h"
+#include "registry_cache.h"
+#include "tokenrows.h"
+
+/* Columns of dht.token_log, in table order (src/sql/50_directory.sql). */
+enum
+{
+	COL_TOKEN = 1, COL_ORIGIN, COL_BUCKET, COL_SLA, COL_HOLDERS
+};
+
+/* Advisory lock space of token writes (field 4 of the lock tag). */
+#define TOKEN_LOCK_SPACE 0x5344
+
+static DirTable token_log = DIR_TABLE("token_log");
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr update_plan = NULL;
+static Oid	plans_token_typid = InvalidOid;
+
+/* ---- reading */
+
+static void
+read_row(TupleTableSlot *slot, TokenRow *row)
+{
+	bool		isnull;
+
+	row->origin = TextDatumGetCString(slot_getattr(slot, COL_ORIGIN, &isnull));
+	row->bucket = DatumGetInt16(slot_getattr(slot, COL_BUCKET, &isnull));
+	row->sla = TextDatumGetCString(slot_getattr(slot, COL_SLA, &isnull));
+	row->set = dht_holders_datum(slot_getattr(slot, COL_HOLDERS, &isnull));
+}
+
+/* Scan the primary key for the token; rows (at most max, NULL to count). */
+static int
+scan_token(Datum token, TokenRow *rows, int max)
+{
+	Relation	index;
+	Relation	rel = dir_table_open(&token_log, AccessShareLock, &index);
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	int			n = 0;
+
+	dir_check_select(rel);
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, token_log.eqprocs[0], token);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (n < max && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		if (rows != NULL)
+			read_row(slot, &rows[n]);
+		n++;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	dir_table_close(rel, index, AccessShareLock);
+	return n;
+}
+
+bool
+token_rows_exist(Datum token)
+{
+	return scan_token(token, NULL, 1) > 0;
+}
+
+int
+token_rows_count(Datum token, int max)
+{
+	return scan_token(token, NULL, max);
+}
+
+/* Origins are few; a token with more rows than this is refused as corrupt. */
+#define MAX_TOKEN_ROWS 256
+
+void
+token_rows_read(Datum token, const char *own_origin, TokenRows *tr)
+{
+	HolderRow  *hrows;
+	int			total = 0;
+
+	tr->rows = palloc(sizeof(TokenRow) * MAX_TOKEN_ROWS);
+	tr->nrows = scan_token(token, tr->rows, MAX_TOKEN_ROWS);
+	tr->own = -1;
+	hrows = palloc(sizeof(HolderRow) * Max(tr->nrows, 1));
+	for (int r = 0; r < tr->nrows; r++)
+	{
+		hrows[r].origin = tr->rows[r].origin;
+		hrows[r].set = tr->rows[r].set;
+		total += tr->rows[r].set->n;
+		if (own_origin != NULL && strcmp(tr->rows[r].origin, own_origin) == 0)
+			tr->own = r;
+	}
+	tr->holders = palloc(sizeof(ResolvedHolder) * Max(total, 1));
+	holders_resolve(hrows, tr->nrows, &tr->res, tr->holders);
+}
+
+/* ---- locking */
+
+void
+token_lock_and_refresh(const uint8 *key)
+{
+	LOCKTAG		tag;
+	uint32		k1,
+				k2;
+
+	memcpy(&k1, key, 4);
+	memcpy(&k2, key + 4, 4);
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, k1, k2, TOKEN_LOCK_SPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+uint32
+token_stamp_now(uint32 latest)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		unix_s = (int64) (now / USECS_PER_SEC) +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+	return holders_next_stamp(unix_s, latest);
+}
+
+/* ---- writing (inside SPI) */
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "smartlayer_dht: could not prepare \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+prepare_write_plans(void)
+{
+	Oid			token_typid = dht_token_typid();
+	Oid			types[5] = {token_typid, TEXTOID, INT2OID, TEXTOID, dht_holders_typid()};
+
+	if (insert_plan != NULL && plans_token_typid == token_typid)
+		return;
+	insert_plan = prepare_kept(
+		"INSERT INTO dht.token_log (token, origin, bucket, sla, holders) "
+		"VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", 5, types);
+	update_plan = prepare_kept(
+		"UPDATE dht.token_log SET bucket = $3, sla = $4, holders = $5 "
+		"WHERE token OPERATOR(dht.=) $1 AND origin = $2", 5, types);
+	plans_token_typid = token_typid;
+}
+
+static void
+write_args(Datum *args, Datum token, const char *origin, int16 bucket, const char *sla,
+		   const HolderSet *set)
+{
+	args[0] = token;
+	args[1] = CStringGetTextDatum(origin);
+	args[2] = Int16GetDatum(bucket);
+	args[3] = CStringGetTextDatum(sla);
+	args[4] = PointerGetDatum(dht_holders_encode(set));
+}
+
+bool
+token_rows_insert_fresh(Datum token, const char *origin, int16 bucket, const char *sla,
+						const HolderSet *set)
+{
+	Datum		args[5];
+	int			rc;
+
+	prepare_write_plans();
+	write_args(args, token, origin, bucket, sla, set);
+	rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "smartlayer_dht: could not insert a token row: %s", SPI_result_code_string(rc));
+	return SPI_processed > 0;
+}
+
+void
+token_rows_write_own(Datum token, const char *origin, int16 bucket, const char *sla,
+					 const HolderSet *set, bool exists)
+{
+	Datum		args[5];
+	int			rc;
+
+	prepare_write_plans();
+	write_args(args, token, origin, bucket, sla, set);
+	rc = SPI_execute_plan(exists ? update_plan : insert_plan, args, NULL, false, 0);
+	if (rc != (exists ? SPI_OK_UPDATE : SPI_OK_INSERT) || SPI_processed != 1)
+		elog(ERROR, "smartlayer_dht: could not write this anchor's row of a token (%s, %d rows)",
+			 SPI_result_code_string(rc), (int) SPI_processed);
+}
