@@ -16,7 +16,7 @@
  * placement_digest (BLAKE2b keyed with the epoch seed) plus one
  * placement_choose, exactly what dht.place does per call after its cache.
  */
-// sources: src/placement.c
+// sources: src/placement.c src/placement_simd.c
 // libs: -lsodium -lm
 #include <math.h>
 #include <stdio.h>

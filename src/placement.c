@@ -44,6 +44,8 @@
 
 #include <sodium.h>
 
+#include "placement_simd.h"
+
 typedef unsigned __int128 u128;
 typedef __int128 s128;
 
@@ -253,12 +255,7 @@ mix_key(const uint8_t digest[PLACEMENT_DIGEST_LEN])
 static inline uint64_t
 mix(const MixKey *key, uint64_t p)
 {
-	uint64_t	x = (p ^ key->k[0]) + key->k[3];
-
-	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	x = (x ^ (x >> 27) ^ key->k[1]) * UINT64_C(0x94d049bb133111eb);
-	x = (x ^ (x >> 31) ^ key->k[2]) * UINT64_C(0xd6e8feb86659fd93);
-	return x ^ (x >> 32);
+	return placement_mix1(key->k, p);
 }
 
 /*
@@ -270,10 +267,7 @@ mix(const MixKey *key, uint64_t p)
 static inline uint64_t
 position_mix(uint64_t base, uint64_t salt)
 {
-	uint64_t	x = (base ^ salt) * UINT64_C(0x9e3779b97f4a7c15);
-
-	x ^= x >> 32;
-	return x * UINT64_C(0xd6e8feb86659fd93);
+	return placement_position_mix1(base, salt);
 }
 
 
@@ -309,9 +303,7 @@ neg_ln_q57(uint64_t m)
 static inline uint64_t
 neg_ln_q57_lower(uint64_t m)
 {
-	uint64_t	one_minus_u = ((UINT64_C(1) << 53) - m) << 4;	/* Q57 */
-
-	return one_minus_u > 4 ? one_minus_u - 4 : 0;
+	return placement_neg_ln_lower1(m);
 }
 
 static inline double
@@ -653,6 +645,20 @@ collect_uniform(const PlacementSet *set, const MixKey *key, uint64_t min_m,
 	const uint64_t salt = key->salt;
 	int			size = 0;
 
+	if (base != NULL)
+	{
+		int32_t		idx[STACK_ENTRIES];
+
+		size = placement_collect_min(base, set->n, salt, min_m, idx, cap < STACK_ENTRIES ? cap : STACK_ENTRIES);
+		for (int j = 0; j < size; j++)
+		{
+			buf[j].cost = 0;
+			buf[j].m = (position_mix(base[idx[j]], salt) >> 11) + 1;
+			buf[j].idx = idx[j];
+		}
+		return size;
+	}
+
 	for (int i = 0; i < set->n; i++)
 	{
 		uint64_t	m = (node_draw(key, base, salt, set, i) >> 11) + 1;
@@ -676,6 +682,31 @@ collect_weighted(const PlacementSet *set, const MixKey *key, double max_cost,
 	const uint64_t *base = key->base;
 	const uint64_t salt = key->salt;
 	int			size = 0;
+
+	if (base != NULL)
+	{
+		int32_t		idx[4 * STACK_ENTRIES];
+		int			n = placement_collect_bound(base, set->scale, set->n, salt, max_cost,
+												idx, 4 * STACK_ENTRIES);
+
+		if (n < 0)
+			return -1;
+		for (int j = 0; j < n; j++)
+		{
+			uint64_t	m = (position_mix(base[idx[j]], salt) >> 11) + 1;
+			double		cost = cost_of(m, set->scale[idx[j]]);
+
+			if (cost > max_cost)
+				continue;
+			if (size == cap)
+				return -1;
+			buf[size].cost = cost;
+			buf[size].m = m;
+			buf[size].idx = idx[j];
+			size++;
+		}
+		return size;
+	}
 
 	for (int i = 0; i < set->n; i++)
 	{
@@ -899,8 +930,7 @@ base_draws(const PlacementSet *set, const MixKey *key)
 	uint64_t   *base = set->alloc(sizeof(uint64_t) * (size_t) set->n);
 
 	if (base != NULL)
-		for (int i = 0; i < set->n; i++)
-			base[i] = mix(key, set->prefix[i]);
+		placement_mix_many(key->k, set->prefix, set->n, base);
 	return base;
 }
 

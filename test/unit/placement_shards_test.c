@@ -8,7 +8,7 @@
  * diversity), determinism, diversity, a short class, and movement when one
  * node joins or leaves (per shard position, against the ideal n/(N+1)).
  */
-// sources: src/placement.c
+// sources: src/placement.c src/placement_simd.c
 // libs: -lsodium -lm
 #include <stdbool.h>
 #include <math.h>

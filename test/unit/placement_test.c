@@ -9,7 +9,7 @@
  * against the definition.  Statistics (uniformity, weights, movement) use
  * fixed seeds, so the run is deterministic.
  */
-// sources: src/placement.c
+// sources: src/placement.c src/placement_simd.c
 // libs: -lsodium -lm
 #include <math.h>
 #include <stdio.h>
