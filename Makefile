@@ -19,7 +19,10 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = $(EXTENSION)
 OBJS       = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SQL_PARTS  = $(sort $(wildcard src/sql/*.sql))
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# Upgrade scripts: src/upgrade/NAME.sql with "--@include FILE" lines that
+# stand for src/sql/FILE, so an upgrade runs the definitions a fresh install does.
+UPGRADES   = $(notdir $(wildcard src/upgrade/$(EXTENSION)--*--*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
@@ -44,10 +47,16 @@ all install installcheck:
 	@echo "postgresql-server-dev-15 is not installed: run 'make deps' (or 'make test')" >&2; exit 1
 endif
 
-$(DATA_built): $(SQL_PARTS) $(EXTENSION).control
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS) $(EXTENSION).control
 	{ echo '-- $(EXTENSION) $(EXTVERSION): generated from src/sql/*.sql by make; do not edit.'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
 	  for f in $(SQL_PARTS); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
+
+$(UPGRADES): %.sql: src/upgrade/%.sql $(SQL_PARTS)
+	{ echo '-- $@: generated from src/upgrade/$@ by make; do not edit.'; \
+	  printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE" to load this file. \quit'; \
+	  awk '/^--@include / { f = "src/sql/" $$2; while ((getline line < f) > 0) print line; \
+	                         close(f); next } { print }' $<; } > $@
 
 all: $(DATA_built)
 

@@ -14,14 +14,21 @@ cd "$(dirname "$0")/.."
 # in .../pgxs/src/test/perl and pg_regress in .../pgxs/src/test/regress.
 pgxs=$(dirname "$(dirname "$(pg_config --pgxs)")")
 work=$(pg_tmpdir tap)
+repo=$(pwd)
 cp -r test/t "$work/t"
 [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$work"
 cd "$work"
 # prove looks for *.t in a directory; ours are *.pl, so name them.
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(t/*.pl)
+# The upgrade test needs 0.1.0 built from its commit into copies of PostgreSQL.
+upgrade_dir=
+if printf '%s\n' "${tests[@]}" | grep -q 040_upgrade; then
+    upgrade_dir=$work/upgrade
+    "$repo/test/upgrade/prepare.sh" "$upgrade_dir" || exit 1
+fi
 status=0
-as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/test/regress/pg_regress" \
+as_pg env TESTDIR="$work" PG_REGRESS="$pgxs/test/regress/pg_regress" DHT_UPGRADE_DIR="$upgrade_dir" \
     PERL5LIB="$pgxs/test/perl:$work/t/lib" \
     prove ${PROVE_FLAGS:--v} "${tests[@]}" || status=$?
 if [ $status != 0 ]; then

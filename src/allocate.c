@@ -305,6 +305,7 @@ insert_batch(AllocCall *call, Alloc **fresh, int n)
 	uint32		stamp = token_stamp_now(0);
 	uint64		got;
 	uint64		next = 0;
+	SPITupleTable *inserted;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
@@ -328,13 +329,14 @@ insert_batch(AllocCall *call, Alloc **fresh, int n)
 	if (SPI_execute_plan(batch_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "smartlayer_dht: batch allocation failed");
 	got = SPI_processed;
+	inserted = SPI_tuptable;	/* the slow path's queries replace SPI_tuptable */
 	/* RETURNING keeps the order of the input: the inserted are a subsequence. */
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
 
 		if (next < got &&
-			same_token(SPI_getbinval(SPI_tuptable->vals[next], SPI_tuptable->tupdesc, 1, &isnull),
+			same_token(SPI_getbinval(inserted->vals[next], inserted->tupdesc, 1, &isnull),
 					   fresh[i]->token))
 		{
 			next++;
@@ -343,6 +345,7 @@ insert_batch(AllocCall *call, Alloc **fresh, int n)
 		else
 			allocate_slow(call, fresh[i]);
 	}
+	SPI_freetuptable(inserted);
 }
 
 static ArrayType *
@@ -441,7 +444,6 @@ dht_allocate_many_pinned(PG_FUNCTION_ARGS)
 				allocate_slow(&call, a);
 		}
 		insert_batch(&call, fresh, nfresh);
-		SPI_freetuptable(SPI_tuptable);
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(batch_cxt);
 	}

@@ -59,6 +59,8 @@ PG_FUNCTION_INFO_V1(anchor_init);
 PG_FUNCTION_INFO_V1(anchor_add_peer);
 PG_FUNCTION_INFO_V1(anchor_remove_peer);
 PG_FUNCTION_INFO_V1(anchor_status);
+PG_FUNCTION_INFO_V1(anchor_unpause);
+PG_FUNCTION_INFO_V1(anchor_check_ready);
 
 #define ANCHOR_NAME_MAX		29	/* "dht_" + 29 + "_" + 29 = 63 = NAMEDATALEN - 1 */
 #define CONNECT_TIMEOUT_MS	15000	/* add_peer, unless conninfo says otherwise */
@@ -70,6 +72,9 @@ static const char *const log_tables[] = {
 	"dht.sla_log", "dht.node_log", "dht.node_state_log",
 	"dht.epoch_log", "dht.token_log"
 };
+
+/* The table whose rows change format in upgrades (see dht.anchor_resume). */
+#define TOKEN_TABLE "dht.token_log"
 
 /* ----------------------------------------------------------------------
  * Names
@@ -659,18 +664,33 @@ forget_pending(PendingSlot *target)
  * dht.anchor_init(name text)
  * ---------------------------------------------------------------------- */
 
+/* Whether this anchor's token sync is paused for an upgrade (inside SPI). */
+static bool
+sync_paused(void)
+{
+	char	   *v = spi_text1("SELECT sync_paused::text FROM dht.anchor_self", NULL);
+
+	return v != NULL && strcmp(v, "true") == 0;
+}
+
 static void
 create_publication(const char *me)
 {
 	StringInfoData sql;
 	const char *origin = quote_literal_cstr(me);
 
+	bool		paused = sync_paused();
+
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE PUBLICATION %s FOR TABLE ",
 					 quote_identifier(publication_name(me)));
 	for (int i = 0; i < (int) lengthof(log_tables); i++)
+	{
+		if (paused && strcmp(log_tables[i], TOKEN_TABLE) == 0)
+			continue;
 		appendStringInfo(&sql, "%s%s WHERE (origin = %s)",
 						 i ? ", " : "", log_tables[i], origin);
+	}
 	appendStringInfoString(&sql, " WITH (publish = 'insert, update, delete')");
 	spi_exec(sql.data);
 }
@@ -740,6 +760,38 @@ check_password_used(PGconn *conn, const char *peer)
 			 errdetail("Only a superuser may add a peer whose server does not ask for a password.")));
 }
 
+/*
+ * Anchors must run the same version (binary replication of the same
+ * types, the same row formats), and a peer whose token sync is paused for
+ * an upgrade publishes no token rows yet: subscribing now would miss them.
+ */
+static void
+check_peer_version(PGconn *conn, const char *peer)
+{
+	PGresult   *res = remote_query(conn, peer,
+								   "SELECT (SELECT extversion FROM pg_catalog.pg_extension "
+								   "        WHERE extname = 'smartlayer_dht'), "
+								   "       coalesce(pg_catalog.to_jsonb(s) ->> 'sync_paused', 'false') "
+								   "FROM dht.anchor_self s", 0, NULL);
+	char	   *theirs = PQntuples(res) > 0 ? pstrdup(PQgetvalue(res, 0, 0)) : pstrdup("?");
+	bool		paused = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 1), "true") == 0;
+	char	   *ours = spi_text1("SELECT extversion FROM pg_catalog.pg_extension "
+								 "WHERE extname = 'smartlayer_dht'", NULL);
+
+	PQclear(res);
+	if (ours == NULL || strcmp(theirs, ours) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("anchor \"%s\" runs smartlayer_dht %s, this anchor %s", peer, theirs,
+						ours ? ours : "?"),
+				 errhint("Run ALTER EXTENSION smartlayer_dht UPDATE on the older anchor first.")));
+	if (paused)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("anchor \"%s\" has paused its token sync for an upgrade", peer),
+				 errhint("Run CALL dht.anchor_resume(); on that anchor first.")));
+}
+
 /* Check that the server behind conn is the anchor named peer and publishes. */
 static void
 check_peer(PGconn *conn, const char *peer, const char *slot)
@@ -785,6 +837,7 @@ check_peer(PGconn *conn, const char *peer, const char *slot)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("anchor \"%s\" has no publication \"%s\"", peer, publication_name(peer)),
 				 errhint("Run SELECT dht.anchor_init('%s'); on that anchor again to recreate it.", peer)));
+	check_peer_version(conn, peer);
 	if (has_slot)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -980,6 +1033,71 @@ anchor_remove_peer(PG_FUNCTION_ARGS)
 }
 
 /* ----------------------------------------------------------------------
+ * After an upgrade: dht._anchor_unpause(), dht._anchor_check_ready()
+ * (called by the procedure dht.anchor_resume in 70_anchor.sql)
+ * ---------------------------------------------------------------------- */
+
+/* Publish the token rows again and clear the pause. */
+Datum
+anchor_unpause(PG_FUNCTION_ARGS)
+{
+	char	   *me;
+
+	SPI_connect();
+	lock_anchor_config();
+	me = self_name();
+	if (me != NULL && sync_paused())
+	{
+		if (spi_text1("SELECT pubname FROM pg_catalog.pg_publication WHERE pubname = $1",
+					  publication_name(me)) != NULL &&
+			spi_text1("SELECT tablename::text FROM pg_catalog.pg_publication_tables "
+					  "WHERE schemaname = 'dht' AND tablename = 'token_log' AND pubname = $1",
+					  publication_name(me)) == NULL)
+			spi_exec(psprintf("ALTER PUBLICATION %s ADD TABLE %s WHERE (origin = %s)",
+							  quote_identifier(publication_name(me)), TOKEN_TABLE,
+							  quote_literal_cstr(me)));
+		spi_exec("UPDATE dht.anchor_self SET sync_paused = false");
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ERROR unless the peer answers, is that anchor, runs our version and is not paused. */
+Datum
+anchor_check_ready(PG_FUNCTION_ARGS)
+{
+	char	   *peer = text_arg_cstring(fcinfo, 0, "anchor name");
+	char	   *conninfo_in = text_arg_cstring(fcinfo, 1, "conninfo");
+	int			timeout_ms;
+	char	   *conninfo;
+	PGconn	   *conn;
+
+	check_anchor_name(peer);
+	conninfo = normalise_conninfo(peer, conninfo_in, &timeout_ms);
+	SPI_connect();
+	conn = remote_connect(peer, conninfo, timeout_ms);
+	PG_TRY();
+	{
+		PGresult   *res = remote_query(conn, peer, "SELECT name FROM dht.anchor_self", 0, NULL);
+		bool		same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), peer) == 0;
+
+		PQclear(res);
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the server at that address is not anchor \"%s\"", peer)));
+		check_peer_version(conn, peer);
+	}
+	PG_FINALLY();
+	{
+		PQfinish(conn);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ----------------------------------------------------------------------
  * dht.anchor_status()
  * ---------------------------------------------------------------------- */
 
@@ -996,6 +1114,7 @@ typedef struct PeerStatus
 	int64		apply_errors;
 	int64		sync_errors;
 	int32		tables_syncing;
+	bool		resync;			/* paused by an upgrade until dht.anchor_resume */
 	/* from the peer */
 	bool		reachable;
 	bool		has_lag;
@@ -1017,7 +1136,8 @@ read_subscriptions(MemoryContext cxt)
 					 "       w.pid, w.last_msg_receipt_time, "
 					 "       coalesce(st.apply_error_count, 0), coalesce(st.sync_error_count, 0), "
 					 "       (SELECT count(*) FROM pg_catalog.pg_subscription_rel r "
-					 "        WHERE r.srsubid = s.oid AND r.srsubstate <> 'r')::int "
+					 "        WHERE r.srsubid = s.oid AND r.srsubstate <> 'r')::int, "
+					 "       EXISTS (SELECT FROM dht.anchor_resync x WHERE x.peer = substr(s.subname, 10)) "
 					 "FROM pg_catalog.pg_subscription s "
 					 "LEFT JOIN pg_catalog.pg_stat_subscription w ON w.subid = s.oid AND w.relid IS NULL "
 					 "LEFT JOIN pg_catalog.pg_stat_subscription_stats st ON st.subid = s.oid "
@@ -1050,6 +1170,7 @@ read_subscriptions(MemoryContext cxt)
 		ps->apply_errors = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 		ps->sync_errors = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
 		ps->tables_syncing = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+		ps->resync = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		out = lappend(out, ps);
 	}
 	MemoryContextSwitchTo(old);
@@ -1132,6 +1253,8 @@ read_peer_slot(PeerStatus *ps)
 static const char *
 peer_state(const PeerStatus *ps)
 {
+	if (ps->resync)
+		return "paused";
 	if (!ps->enabled)
 		return "disabled";
 	if (!ps->reachable)

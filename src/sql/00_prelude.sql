@@ -14,8 +14,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dht_admin') THEN
         CREATE ROLE dht_admin NOLOGIN;
     END IF;
+    -- what a peer anchor's replication user needs besides the REPLICATION
+    -- attribute (which roles do not inherit): read the published tables
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dht_replication') THEN
+        CREATE ROLE dht_replication NOLOGIN;
+    END IF;
 END
 $roles$;
 GRANT dht_reader TO dht_writer;
 GRANT dht_writer TO dht_admin;
-GRANT USAGE ON SCHEMA dht TO dht_reader;
+GRANT USAGE ON SCHEMA dht TO dht_reader, dht_replication;

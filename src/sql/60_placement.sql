@@ -1,5 +1,5 @@
--- Placement, allocation, lookup and the events on a token (src/placement_sql.c,
--- src/allocate.c, src/lookup.c, src/events.c, src/repair.c).
+-- Placement, allocation and lookup (src/placement_sql.c, src/allocate.c,
+-- src/lookup.c).
 
 CREATE FUNCTION dht.place(key dht.key, sla text)
     RETURNS TABLE (shard integer, node_id dht.key)
@@ -14,13 +14,6 @@ CREATE FUNCTION dht.allocate(token dht.token, sla text)
 COMMENT ON FUNCTION dht.allocate(dht.token, text) IS
     'record a token and its placement in this transaction (idempotent)';
 
-CREATE FUNCTION dht.allocate_many(tokens dht.token[], sla text)
-    RETURNS TABLE (token dht.token, shard integer, node_id dht.key, endpoint text)
-    AS 'MODULE_PATHNAME', 'dht_allocate_many' LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1000
-    SET search_path = pg_catalog, dht, pg_temp;
-COMMENT ON FUNCTION dht.allocate_many(dht.token[], text) IS
-    'dht.allocate for many tokens in one call (a token listed twice is allocated once); at most 1,000,000';
-
 -- Direct scans of dht.token_log's primary key, resolved in C; the caller
 -- needs SELECT on it (dht_reader has it).
 CREATE FUNCTION dht.lookup(token dht.token)
@@ -28,126 +21,5 @@ CREATE FUNCTION dht.lookup(token dht.token)
     AS 'MODULE_PATHNAME', 'dht_lookup' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 16;
 COMMENT ON FUNCTION dht.lookup(dht.token) IS 'the token''s holders, by shard; empty if unknown';
 
-CREATE FUNCTION dht.route(token dht.token)
-    RETURNS TABLE (shard integer, node_id dht.key, endpoint text)
-    AS 'MODULE_PATHNAME', 'dht_route' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED ROWS 1;
-COMMENT ON FUNCTION dht.route(dht.token) IS
-    'one holder to read the token from: uniformly at random among its active holders on active nodes';
-
-CREATE FUNCTION dht.node_assignments(node_id dht.key)
-    RETURNS TABLE (token dht.token, shard integer, state text, epoch bigint)
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE ROWS 1000
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-    SELECT p.token, p.shard, p.state, p.epoch FROM dht.placements p
-    WHERE p.node_id OPERATOR(dht.=) $1
-    ORDER BY p.token, p.shard
-$$;
-COMMENT ON FUNCTION dht.node_assignments(dht.key) IS
-    'what a node holds or must fetch (pending), by token: one index lookup';
-
-CREATE FUNCTION dht.release(token dht.token) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'dht_release' LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp;
-COMMENT ON FUNCTION dht.release(dht.token) IS
-    'forget an allocated token and its holders; false if it is not allocated';
-
-CREATE FUNCTION dht.confirm(token dht.token, shard int, node_id dht.key) RETURNS void
-    AS 'MODULE_PATHNAME', 'dht_confirm' LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp;
-COMMENT ON FUNCTION dht.confirm(dht.token, int, dht.key) IS
-    'the node now holds the shard: it becomes active and the holders it replaces are dropped';
-
-CREATE FUNCTION dht.confirm(token dht.token, shard int, node_id dht.key, digest bytea) RETURNS void
-    AS 'MODULE_PATHNAME', 'dht_confirm' LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp;
-COMMENT ON FUNCTION dht.confirm(dht.token, int, dht.key, bytea) IS
-    'dht.confirm, also recording the BLAKE2b-256 digest of the fragment the node holds';
-
----------------------------------------------------------------------------
--- Repair.  What can break a placement rule is queued (local, derived, not
--- replicated): nodes whose record, state or availability changed, SLA
--- classes that were redefined, and tokens whose rows from several anchors
--- replication merged.  dht.repair_plan() checks those and every node that
--- is not active; dht.repair() clears what it settled.
-CREATE SEQUENCE dht.repair_queue_version;
-CREATE TABLE dht.repair_queue (
-    kind        "char" NOT NULL CHECK (kind IN ('n', 'c', 't')),   -- node ref, class, token
-    item        text NOT NULL,
-    version     bigint NOT NULL DEFAULT pg_catalog.nextval('dht.repair_queue_version'),
-    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (kind, item)
-);
-COMMENT ON TABLE dht.repair_queue IS 'what dht.repair_plan() must re-check: changed nodes, redefined classes, merged tokens';
-
-CREATE FUNCTION dht._enqueue(kind "char", item text) RETURNS void
-    LANGUAGE sql VOLATILE
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-    INSERT INTO dht.repair_queue AS q (kind, item) VALUES ($1, $2)
-    ON CONFLICT (kind, item) DO UPDATE
-        SET version = pg_catalog.nextval('dht.repair_queue_version'), queued_at = pg_catalog.now()
-$$;
-
--- A node's record: when what placement rules compare changed (not its seq alone).
-CREATE FUNCTION dht._queue_node_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-BEGIN
-    IF TG_OP = 'INSERT'
-       OR (OLD.region, OLD.operator, OLD.addr, OLD.bandwidth_mbps, OLD.storage_gb, OLD.declared_state)
-          IS DISTINCT FROM
-          (NEW.region, NEW.operator, NEW.addr, NEW.bandwidth_mbps, NEW.storage_gb, NEW.declared_state) THEN
-        PERFORM dht._enqueue('n', dht.node_ref_of(NEW.node_id)::text);
-    END IF;
-    RETURN NULL;
-END $$;
--- A node's state or measured availability.
-CREATE FUNCTION dht._queue_node_state_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-BEGIN
-    PERFORM dht._enqueue('n', dht.node_ref_of(NEW.node_id)::text);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION dht._queue_class_change() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-BEGIN
-    PERFORM dht._enqueue('c', NEW.name);
-    RETURN NULL;
-END $$;
--- Rows applied by replication that merge with another anchor's row of a token.
-CREATE FUNCTION dht._queue_merged_token() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'dht_queue_merged_token' LANGUAGE C SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp;
-
-CREATE TRIGGER queue_node_change AFTER INSERT OR UPDATE ON dht.node_log
-    FOR EACH ROW EXECUTE FUNCTION dht._queue_node_change();
-CREATE TRIGGER queue_node_change AFTER INSERT OR UPDATE ON dht.node_state_log
-    FOR EACH ROW EXECUTE FUNCTION dht._queue_node_state_change();
-CREATE TRIGGER queue_class_change AFTER INSERT OR UPDATE ON dht.sla_log
-    FOR EACH ROW EXECUTE FUNCTION dht._queue_class_change();
-CREATE TRIGGER queue_merged_token AFTER INSERT OR UPDATE ON dht.token_log
-    FOR EACH ROW EXECUTE FUNCTION dht._queue_merged_token();
-ALTER TABLE dht.node_log ENABLE ALWAYS TRIGGER queue_node_change;
-ALTER TABLE dht.node_state_log ENABLE ALWAYS TRIGGER queue_node_change;
-ALTER TABLE dht.sla_log ENABLE ALWAYS TRIGGER queue_class_change;
-ALTER TABLE dht.token_log ENABLE REPLICA TRIGGER queue_merged_token;
-
-CREATE FUNCTION dht.repair_plan()
-    RETURNS TABLE (token dht.token, shard integer, from_node dht.key, to_node dht.key, reason text)
-    AS 'MODULE_PATHNAME', 'dht_repair_plan' LANGUAGE C STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp;
-COMMENT ON FUNCTION dht.repair_plan() IS
-    'every holder that breaks the rules now, and its minimal-movement replacement';
-
-CREATE FUNCTION dht.repair(max_moves int DEFAULT NULL) RETURNS bigint
-    AS 'MODULE_PATHNAME', 'dht_repair' LANGUAGE C VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp;
-COMMENT ON FUNCTION dht.repair(int) IS
-    'apply the repair plan: replacements become pending, the holders they replace retiring';
-
-GRANT EXECUTE ON FUNCTION dht.place(dht.key, text), dht.lookup(dht.token), dht.route(dht.token),
-    dht.node_assignments(dht.key), dht.node_ref_of(dht.key) TO dht_reader;
-GRANT EXECUTE ON FUNCTION dht.allocate(dht.token, text), dht.allocate_many(dht.token[], text),
-    dht.release(dht.token), dht.confirm(dht.token, int, dht.key),
-    dht.confirm(dht.token, int, dht.key, bytea) TO dht_writer;
+GRANT EXECUTE ON FUNCTION dht.place(dht.key, text), dht.lookup(dht.token) TO dht_reader;
+GRANT EXECUTE ON FUNCTION dht.allocate(dht.token, text) TO dht_writer;

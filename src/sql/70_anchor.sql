@@ -33,18 +33,9 @@ CREATE FUNCTION dht.anchor_status(
 COMMENT ON FUNCTION dht.anchor_status() IS
     'one row per peer: streaming, catching up, disabled, failing or down, and how far behind';
 
--- What a peer's replication user needs on this anchor besides the REPLICATION
--- attribute (which roles do not inherit): read the published tables for the
--- initial copy, and this anchor's name.
-DO $roles$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'dht_replication') THEN
-        CREATE ROLE dht_replication NOLOGIN;
-    END IF;
-END
-$roles$;
-GRANT USAGE ON SCHEMA dht TO dht_replication;
+-- What a peer's replication user needs (the role is created in 00_prelude.sql).
 GRANT SELECT ON dht.anchor_self, dht.sla_log, dht.node_log, dht.node_state_log,
-    dht.epoch_log, dht.token_log TO dht_replication;
+    dht.epoch_log TO dht_replication;
 
 GRANT EXECUTE ON FUNCTION dht.anchor_status() TO dht_reader;
+

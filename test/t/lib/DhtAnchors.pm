@@ -43,11 +43,13 @@ our @EXPORT = qw(new_anchor start_anchors add_peer mesh seed_registry token_name
 our @LOG_TABLES = qw(sla_log node_log node_state_log epoch_log token_log);
 
 # A server for one anchor.  %opt: init => 0 to skip dht.anchor_init,
-# logical => 0 for a server without wal_level = logical, conf => extra lines.
+# logical => 0 for a server without wal_level = logical, conf => extra lines,
+# install_path => another PostgreSQL installation (test/upgrade/prepare.sh).
 sub new_anchor
 {
 	my ($name, %opt) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		$opt{install_path} ? (install_path => $opt{install_path}) : ());
 	my $logical = $opt{logical} // 1;
 
 	$node->init($logical ? (allows_streaming => 'logical') : ());
