@@ -60,6 +60,10 @@ $(UPGRADES): %.sql: src/upgrade/%.sql $(SQL_PARTS)
 
 all: $(DATA_built)
 
+# Every object is rebuilt when any header changes: the headers are few, and a
+# stale object that disagrees with a struct's layout is a silent wrong answer.
+$(OBJS): $(wildcard src/*.h)
+
 .PHONY: test demo bench deps fuzz
 deps:
 	scripts/install-deps.sh
