@@ -24,11 +24,12 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -107,8 +108,10 @@ new_holders(AllocCall *call, const Alloc *a, uint32 stamp, uint32 life)
 
 /* ---- output */
 
+/* A row; a node or endpoint of (Datum) 0 is NULL.  The class's cached
+ * datums go in as they are: no copies. */
 static void
-emit_row(AllocCall *call, Datum token, int shard, Datum node, const char *endpoint)
+emit_datums(AllocCall *call, Datum token, int shard, Datum node, Datum endpoint)
 {
 	Datum		row[4];
 	bool		nulls[4] = {false, false, false, false};
@@ -119,17 +122,23 @@ emit_row(AllocCall *call, Datum token, int shard, Datum node, const char *endpoi
 	row[c++] = Int32GetDatum(shard);
 	row[c] = node;
 	nulls[c++] = node == (Datum) 0;
-	row[c] = endpoint ? CStringGetTextDatum(endpoint) : (Datum) 0;
-	nulls[c] = endpoint == NULL;
+	row[c] = endpoint;
+	nulls[c] = endpoint == (Datum) 0;
 	tuplestore_putvalues(call->rsinfo->setResult, call->rsinfo->setDesc, row, nulls);
+}
+
+static void
+emit_row(AllocCall *call, Datum token, int shard, Datum node, const char *endpoint)
+{
+	emit_datums(call, token, shard, node, endpoint ? CStringGetTextDatum(endpoint) : (Datum) 0);
 }
 
 static void
 emit_new(AllocCall *call, const Alloc *a)
 {
 	for (int i = 0; i < call->nshards; i++)
-		emit_row(call, a->token, i, key_datum(placement_set_node(call->sla->set, a->out[i])->id),
-				 call->sla->endpoints[a->out[i]]);
+		emit_datums(call, a->token, i, dht_sla_node_datum(call->sla, a->out[i]),
+					dht_sla_endpoint_datum(call->sla, a->out[i]));
 }
 
 /* The token's holders as its rows resolve (node and endpoint NULL if unknown). */
@@ -189,7 +198,8 @@ allocate_slow(AllocCall *call, const Alloc *a)
 		if (a->chosen < call->nshards)
 			report_insufficient_nodes(call->sla, call->nshards, a->chosen);
 		token_rows_write_own(a->token, call->origin, a->bucket, call->sla->name,
-							 reallocation_holders(call, a, &tr, stamp, life), tr.own >= 0);
+							 reallocation_holders(call, a, &tr, stamp, life),
+							 tr.own >= 0 ? &tr.rows[tr.own] : NULL);
 		emit_new(call, a);
 	}
 	PopActiveSnapshot();
@@ -272,8 +282,8 @@ prepare_batch_plan(void)
 	batch_plan = SPI_prepare(
 		"INSERT INTO dht.token_log (token, origin, bucket, sla, holders) "
 		"SELECT u.t, $2, u.b, $4, u.h "
-		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), pg_catalog.unnest($5)) AS u(t, b, h) "
-		"ON CONFLICT DO NOTHING RETURNING token", 5, types);
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($3), pg_catalog.unnest($5)) AS u(t, b, h)",
+		5, types);
 	if (batch_plan == NULL)
 		elog(ERROR, "smartlayer_dht: could not prepare the batch insert: %s",
 			 SPI_result_code_string(SPI_result));
@@ -281,19 +291,65 @@ prepare_batch_plan(void)
 	batch_plan_typid = token_typid;
 }
 
-static bool
-same_token(Datum a, Datum b)
+static Datum
+array_of(Datum *values, int n, Oid typid)
 {
-	DhtToken   *x = DatumGetDhtTokenPP(a);
-	DhtToken   *y = DatumGetDhtTokenPP(b);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
 
-	return DHT_TOKEN_LEN(x) == DHT_TOKEN_LEN(y) &&
-		memcmp(DHT_TOKEN_DATA(x), DHT_TOKEN_DATA(y), DHT_TOKEN_LEN(x)) == 0;
+	get_typlenbyvalalign(typid, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_array(values, n, typid, typlen, typbyval, typalign));
 }
 
 /*
- * Insert the fresh tokens of a batch in one statement; those it did not
- * insert (a concurrent allocation got there first) take the slow path.
+ * Insert the batch in one statement, inside a subtransaction: every token
+ * was probed absent, so a unique violation means another session of this
+ * anchor allocated one of them meanwhile; then the batch is undone and
+ * false returned, for the caller to go token by token.
+ */
+static bool
+try_insert_batch(Datum *args)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool done = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	dht_digest_own_writes(true);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(batch_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "smartlayer_dht: batch allocation failed");
+		dht_digest_own_writes(false);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		dht_digest_own_writes(false);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		done = false;
+	}
+	PG_END_TRY();
+	return done;
+}
+
+/*
+ * The fresh tokens of a batch: one insert statement, then their output and
+ * digests; token by token if a concurrent allocation got in the way.
  */
 static void
 insert_batch(AllocCall *call, Alloc **fresh, int n)
@@ -303,12 +359,6 @@ insert_batch(AllocCall *call, Alloc **fresh, int n)
 	Datum	   *holders = palloc(sizeof(Datum) * n);
 	Datum		args[5];
 	uint32		stamp = token_stamp_now(0);
-	uint64		got;
-	uint64		next = 0;
-	SPITupleTable *inserted;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
 
 	if (n == 0)
 		return;
@@ -319,33 +369,26 @@ insert_batch(AllocCall *call, Alloc **fresh, int n)
 		holders[i] = PointerGetDatum(dht_holders_encode(new_holders(call, fresh[i], stamp, 0)));
 	}
 	prepare_batch_plan();
-	get_typlenbyvalalign(dht_token_typid(), &typlen, &typbyval, &typalign);
-	args[0] = PointerGetDatum(construct_array(tokens, n, dht_token_typid(), typlen, typbyval, typalign));
+	args[0] = array_of(tokens, n, dht_token_typid());
 	args[1] = CStringGetTextDatum(call->origin);
-	args[2] = PointerGetDatum(construct_array(buckets, n, INT2OID, 2, true, TYPALIGN_SHORT));
+	args[2] = array_of(buckets, n, INT2OID);
 	args[3] = CStringGetTextDatum(call->sla->name);
-	get_typlenbyvalalign(dht_holders_typid(), &typlen, &typbyval, &typalign);
-	args[4] = PointerGetDatum(construct_array(holders, n, dht_holders_typid(), typlen, typbyval, typalign));
-	if (SPI_execute_plan(batch_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "smartlayer_dht: batch allocation failed");
-	got = SPI_processed;
-	inserted = SPI_tuptable;	/* the slow path's queries replace SPI_tuptable */
-	/* RETURNING keeps the order of the input: the inserted are a subsequence. */
+	args[4] = array_of(holders, n, dht_holders_typid());
+	if (!try_insert_batch(args))
+	{
+		for (int i = 0; i < n; i++)
+			allocate_one(call, fresh[i]);
+		return;
+	}
 	for (int i = 0; i < n; i++)
 	{
-		bool		isnull;
+		DigestLanes h;
 
-		if (next < got &&
-			same_token(SPI_getbinval(inserted->vals[next], inserted->tupdesc, 1, &isnull),
-					   fresh[i]->token))
-		{
-			next++;
-			emit_new(call, fresh[i]);
-		}
-		else
-			allocate_slow(call, fresh[i]);
+		dht_digest_token_row(fresh[i]->token, call->origin, fresh[i]->bucket, call->sla->name,
+							 (struct varlena *) DatumGetPointer(holders[i]), &h);
+		dht_digest_account(fresh[i]->bucket, &h, true);
+		emit_new(call, fresh[i]);
 	}
-	SPI_freetuptable(inserted);
 }
 
 static ArrayType *
@@ -371,28 +414,6 @@ token_array_arg(FunctionCallInfo fcinfo, int *n)
 	return arr;
 }
 
-/* Tokens already seen in this call (a token listed twice is allocated once). */
-static bool
-seen_before(HTAB *seen, Datum token)
-{
-	DhtToken   *t = DatumGetDhtTokenPP(token);
-	uint8		key[64];
-	bool		found;
-	size_t		len = Min(DHT_TOKEN_LEN(t), sizeof(key));
-
-	memset(key, 0, sizeof(key));
-	memcpy(key, DHT_TOKEN_DATA(t), len);
-	if (DHT_TOKEN_LEN(t) > sizeof(key))
-	{
-		/* Longer encodings: fold the rest into the last bytes. */
-		DhtKey	   *h = dht_key_blake2b(DHT_TOKEN_DATA(t), DHT_TOKEN_LEN(t));
-
-		memcpy(key + sizeof(key) - DHT_KEY_LEN, h->bytes, DHT_KEY_LEN);
-	}
-	hash_search(seen, key, HASH_ENTER, &found);
-	return found;
-}
-
 static Datum
 dht_allocate_many_pinned(PG_FUNCTION_ARGS)
 {
@@ -403,8 +424,7 @@ dht_allocate_many_pinned(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	Alloc	   *allocs = palloc(sizeof(Alloc) * ALLOCATE_BATCH);
 	Alloc	  **fresh = palloc(sizeof(Alloc *) * ALLOCATE_BATCH);
-	HASHCTL		ctl = {.keysize = 64, .entrysize = 64, .hcxt = CurrentMemoryContext};
-	HTAB	   *seen;
+	Alloc	  **slow = palloc(sizeof(Alloc *) * ALLOCATE_BATCH);
 	MemoryContext batch_cxt;
 	int16		typlen;
 	bool		typbyval;
@@ -419,8 +439,6 @@ dht_allocate_many_pinned(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("tokens must not contain NULL"),
 					 errdetail("Element %d is NULL.", i + 1)));
-	seen = hash_create("smartlayer_dht allocate_many", Min(Max(n, 16), 65536), &ctl,
-					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "smartlayer_dht allocate_many batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
@@ -428,21 +446,24 @@ dht_allocate_many_pinned(PG_FUNCTION_ARGS)
 	{
 		int			end = Min(n, start + ALLOCATE_BATCH);
 		int			nfresh = 0;
+		int			nslow = 0;
 		MemoryContext outer = MemoryContextSwitchTo(batch_cxt);
+		TokenProbe *probe = token_probe_begin();
 
 		for (int i = start; i < end; i++)
 		{
 			Alloc	   *a = &allocs[i - start];
 
 			CHECK_FOR_INTERRUPTS();
-			if (seen_before(seen, tokens[i]))
-				continue;
 			prepare_alloc(&call, tokens[i], a);
-			if (a->chosen == call.nshards && !token_rows_exist(a->token))
+			if (a->chosen == call.nshards && !token_probe_exists(probe, a->token))
 				fresh[nfresh++] = a;
 			else
-				allocate_slow(&call, a);
+				slow[nslow++] = a;
 		}
+		token_probe_end(probe);
+		for (int i = 0; i < nslow; i++)
+			allocate_slow(&call, slow[i]);
 		insert_batch(&call, fresh, nfresh);
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(batch_cxt);

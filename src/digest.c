@@ -16,10 +16,18 @@
  * accidental collisions, not an adversary who can choose rows: it is a
  * convergence check between honest anchors.)
  *
- * Maintenance.  An AFTER ROW trigger (ENABLE ALWAYS, so rows applied by
- * logical replication count too) adds each change to per-transaction sums
- * in memory, one array per subtransaction level (an aborted savepoint
- * drops its own).  They reach dht.bucket_sums once per transaction: a
+ * Maintenance.  A row trigger (ENABLE ALWAYS, so rows applied by logical
+ * replication, initial copies and restores count too) adds each change to
+ * per-transaction sums in memory, one array per subtransaction level (an
+ * aborted savepoint drops its own).  On dht.token_log it runs BEFORE, as it
+ * then needs no event queue (apply and COPY write it without ON CONFLICT;
+ * a statement that fails after it aborts its (sub)transaction); on the
+ * registry tables, which the registry functions write with INSERT ... ON
+ * CONFLICT DO UPDATE (a BEFORE INSERT trigger would also fire for the
+ * insert that turns into the update), it runs AFTER.  The directory's own
+ * writes, which skip rows with ON CONFLICT DO NOTHING, account for exactly
+ * the rows they wrote instead, with the same hash, and the trigger stands
+ * aside for them.  The sums reach dht.bucket_sums once per transaction: a
  * deferred constraint trigger, queued by its WHEN condition only for the
  * first change, flushes them at commit with one statement.  Each backend
  * adds to its own rows (slot = its backend id), so concurrent writers never
@@ -37,6 +45,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "replication/worker_internal.h"
+#include "utils/guc.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -49,6 +59,8 @@
 #include "utils/snapmgr.h"
 
 #include "digest.h"
+#include "token.h"
+#include "tokenrows.h"
 
 PG_FUNCTION_INFO_V1(digest_row);
 PG_FUNCTION_INFO_V1(digest_flush_needed);
@@ -61,10 +73,7 @@ PG_FUNCTION_INFO_V1(digest_verify);
 
 #define NSLOTS		(DHT_BUCKETS + 1)	/* index 0 is bucket -1, the registry */
 
-typedef struct Lanes
-{
-	uint64		v[DIGEST_LANES];
-} Lanes;
+typedef DigestLanes Lanes;
 
 /* The changes of one (sub)transaction level. */
 typedef struct LevelSums
@@ -77,6 +86,8 @@ typedef struct LevelSums
 } LevelSums;
 
 static LevelSums *top_level = NULL;	/* innermost level with changes */
+static char *copied_origin = NULL;	/* an initial copy of this origin's tokens ran */
+static int	own_writes = 0;		/* > 0: the directory accounts for itself */
 static bool callbacks_registered = false;
 static SPIPlanPtr flush_plan = NULL;
 
@@ -244,7 +255,10 @@ digest_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		top_level = NULL;		/* its memory went with TopTransactionContext */
+		copied_origin = NULL;
+	}
 }
 
 static void
@@ -304,40 +318,141 @@ current_level(void)
 	return top_level;
 }
 
-/* ---- triggers */
+/* ---- the directory's own writes */
+
+void
+dht_digest_own_writes(bool on)
+{
+	own_writes += on ? 1 : -1;
+	if (own_writes < 0)
+		own_writes = 0;
+}
+
+static void
+hash_varlena(crypto_generichash_state *st, struct varlena *v)
+{
+	struct varlena *p = PG_DETOAST_DATUM_PACKED(v);
+
+	hash_bytes(st, VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p));
+}
+
+/* What row_hash computes for a dht.token_log row (its column order). */
+void
+dht_digest_token_row(Datum token, const char *origin, int16 bucket, const char *sla,
+					 struct varlena *holders, DigestLanes *out)
+{
+	static const char name[] = "token_log";
+	crypto_generichash_state st;
+	uint8		h[DIGEST_LEN];
+	uint8		b[8];
+	int64		v = bucket;
+
+	crypto_generichash_init(&st, NULL, 0, DIGEST_LEN);
+	hash_bytes(&st, name, sizeof(name) - 1);
+	hash_varlena(&st, (struct varlena *) DatumGetPointer(token));
+	hash_bytes(&st, origin, (uint32) strlen(origin));
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8) (v >> (56 - 8 * i));
+	hash_bytes(&st, b, 8);
+	hash_bytes(&st, sla, (uint32) strlen(sla));
+	hash_varlena(&st, holders);
+	crypto_generichash_final(&st, h, DIGEST_LEN);
+	lanes_from_bytes(out, h);
+}
+
+void
+dht_digest_account(int bucket, const DigestLanes *row, bool add)
+{
+	LevelSums  *level = current_level();
+	int			slot = bucket + 1;
+
+	if (add)
+		lanes_add(&level->sums[slot], row);
+	else
+		lanes_sub(&level->sums[slot], row);
+	level->dirty[slot] = true;
+}
+
+/* ---- the trigger */
+
+/* A token row applied by replication that joins another anchor's row of it. */
+static void
+queue_if_merged(Relation rel, HeapTuple tuple, bool update)
+{
+	bool		isnull;
+	Datum		token = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	size_t		len;
+
+	if (isnull || token_rows_count_cached(token, 2) < (update ? 2 : 1))
+		return;
+	args[0] = CStringGetTextDatum(dht_token_text(DatumGetDhtTokenPP(token), &len));
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT dht._enqueue('t', $1)", 1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "smartlayer_dht: could not queue a merged token");
+	SPI_finish();
+}
+
+/*
+ * An initial copy brings a whole origin's rows: instead of a probe per row,
+ * the origin is queued once at commit, and dht.repair_plan looks for its
+ * merged tokens in one ordered pass.
+ */
+static void
+note_copied_origin(Relation rel, HeapTuple tuple)
+{
+	bool		isnull;
+	Datum		origin;
+
+	if (copied_origin != NULL)
+		return;
+	origin = heap_getattr(tuple, 2, RelationGetDescr(rel), &isnull);
+	if (!isnull)
+		copied_origin = MemoryContextStrdup(TopTransactionContext, TextDatumGetCString(origin));
+}
 
 Datum
 digest_row(PG_FUNCTION_ARGS)
 {
 	TriggerData *trig = (TriggerData *) fcinfo->context;
 	Relation	rel;
-	LevelSums  *level;
-	Lanes		h;
-	int			slot;
+	bool		update;
+	HeapTuple	result;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("dht._digest_row() must be called as a row trigger")));
 	rel = trig->tg_relation;
-	level = current_level();
-	if (TRIGGER_FIRED_BY_DELETE(trig->tg_event) || TRIGGER_FIRED_BY_UPDATE(trig->tg_event))
+	update = TRIGGER_FIRED_BY_UPDATE(trig->tg_event);
+	result = update ? trig->tg_newtuple : trig->tg_trigtuple;
+	if (own_writes > 0)
+		return PointerGetDatum(result);
+	if (TRIGGER_FIRED_BY_DELETE(trig->tg_event) || update)
 	{
-		slot = row_slot(rel, trig->tg_trigtuple);
-		row_hash(rel, trig->tg_trigtuple, &h);
-		lanes_sub(&level->sums[slot], &h);
-		level->dirty[slot] = true;
-	}
-	if (TRIGGER_FIRED_BY_INSERT(trig->tg_event) || TRIGGER_FIRED_BY_UPDATE(trig->tg_event))
-	{
-		HeapTuple	tuple = TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? trig->tg_newtuple : trig->tg_trigtuple;
+		Lanes		h;
+		int			slot = row_slot(rel, trig->tg_trigtuple);
 
-		slot = row_slot(rel, tuple);
-		row_hash(rel, tuple, &h);
-		lanes_add(&level->sums[slot], &h);
-		level->dirty[slot] = true;
+		row_hash(rel, trig->tg_trigtuple, &h);
+		dht_digest_account(slot - 1, &h, false);
 	}
-	return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_BY_DELETE(trig->tg_event))
+	{
+		Lanes		h;
+		int			slot = row_slot(rel, result);
+
+		row_hash(rel, result, &h);
+		dht_digest_account(slot - 1, &h, true);
+		if (slot > 0 && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		{
+			if (MyLogicalRepWorker != NULL && am_tablesync_worker())
+				note_copied_origin(rel, result);
+			else
+				queue_if_merged(rel, result, update);
+		}
+	}
+	return PointerGetDatum(result);
 }
 
 /* WHEN of the deferred flush trigger: queue one flush per level. */
@@ -420,6 +535,15 @@ digest_flush(PG_FUNCTION_ARGS)
 				 errhint("Do not SET CONSTRAINTS ... IMMEDIATE for them inside a savepoint; they run at commit.")));
 	SPI_connect();
 	flush_level(top_level);
+	if (copied_origin != NULL)
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		args[1] = {CStringGetTextDatum(copied_origin)};
+
+		if (SPI_execute_with_args("SELECT dht._enqueue('o', $1)", 1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "smartlayer_dht: could not queue a copied origin");
+		copied_origin = NULL;
+	}
 	SPI_finish();
 	top_level->queued = false;
 	return PointerGetDatum(NULL);

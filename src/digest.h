@@ -21,6 +21,23 @@ dht_bucket_of_key(const unsigned char *key)
 #define DIGEST_LANES	4
 #define DIGEST_LEN		32
 
+/* One row's hash as four lanes (digest.c). */
+typedef struct DigestLanes
+{
+	uint64		v[DIGEST_LANES];
+} DigestLanes;
+
+/*
+ * The directory's own writes (tokenrows.c, allocate.c) account for the
+ * rows they write themselves, with the hash the trigger would compute, and
+ * tell the trigger to stand aside meanwhile: dht_digest_own_writes(true)
+ * before the statement, (false) after it, also on error (PG_FINALLY).
+ */
+extern void dht_digest_own_writes(bool on);
+extern void dht_digest_token_row(Datum token, const char *origin, int16 bucket,
+								 const char *sla, struct varlena *holders, DigestLanes *out);
+extern void dht_digest_account(int bucket, const DigestLanes *row, bool add);
+
 /* The bucket of a token (bucket.c). */
 struct varlena;
 extern int	dht_token_bucket(const struct varlena *token);

@@ -347,6 +347,41 @@ dht_sla_get(const char *name)
 	return sla;
 }
 
+static void
+build_sla_datums(DhtSla *sla)
+{
+	int			n = placement_set_size(sla->set);
+	MemoryContext old = MemoryContextSwitchTo(cache_cxt);
+
+	sla->node_datums = palloc(sizeof(Datum) * n);
+	sla->endpoint_datums = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		DhtKey	   *k = palloc(sizeof(DhtKey));
+
+		memcpy(k->bytes, placement_set_node(sla->set, i)->id, DHT_KEY_LEN);
+		sla->node_datums[i] = PointerGetDatum(k);
+		sla->endpoint_datums[i] = CStringGetTextDatum(sla->endpoints[i]);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+Datum
+dht_sla_node_datum(DhtSla *sla, int i)
+{
+	if (sla->node_datums == NULL)
+		build_sla_datums(sla);
+	return sla->node_datums[i];
+}
+
+Datum
+dht_sla_endpoint_datum(DhtSla *sla, int i)
+{
+	if (sla->endpoint_datums == NULL)
+		build_sla_datums(sla);
+	return sla->endpoint_datums[i];
+}
+
 int
 dht_sla_index_of(DhtSla *sla, const uint8 *node_id)
 {

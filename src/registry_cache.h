@@ -32,12 +32,18 @@ typedef struct DhtSla
 	DhtDiversity diversity;
 	PlacementSet *set;			/* eligible nodes, NULL when none */
 	char	  **endpoints;		/* endpoint of set node i */
+	Datum	   *node_datums;	/* dht.key datum of set node i, built on demand */
+	Datum	   *endpoint_datums;	/* text datum of its endpoint, built on demand */
 	double		mean_availability;	/* over eligible nodes measured; 0 if none */
 	HTAB	   *index;			/* node id -> set index, built on demand */
 } DhtSla;
 
 /* The SLA class, its eligible set built if needed; ERROR 22023 if unknown. */
 extern DhtSla *dht_sla_get(const char *name);
+
+/* Datums of set node i's id and endpoint, kept with the class (do not pfree). */
+extern Datum dht_sla_node_datum(DhtSla *sla, int i);
+extern Datum dht_sla_endpoint_datum(DhtSla *sla, int i);
 
 /* The set index of a node in the class's eligible set, or -1. */
 extern int	dht_sla_index_of(DhtSla *sla, const uint8 *node_id);

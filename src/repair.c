@@ -11,11 +11,13 @@
  *
  *	  - every node that is not active (or whose reference is ambiguous): its
  *		tokens, found by the GIN index on holders (dht.@>);
- *	  - dht.repair_queue: nodes whose record, state or availability changed
- *		and SLA classes that were redefined (triggers enqueue them, also for
- *		rows applied by logical replication), and tokens whose rows from
- *		several anchors were merged by replication (their union may break
- *		diversity).
+ *	  - dht.repair_queue: nodes that hold something and whose record, state
+ *		or availability changed, and SLA classes that were redefined
+ *		(triggers enqueue them, also for rows applied by logical
+ *		replication), and tokens whose rows from several anchors were merged
+ *		by replication (the digest trigger queues them: their union may
+ *		break diversity; after an initial copy, the copied origin, whose
+ *		merged tokens one ordered pass over the primary key finds).
  *
  * One node down at 10M tokens is then one index lookup and its holders'
  * tokens, not a scan.  dht.repair() applies the moves and clears the queue
@@ -31,9 +33,7 @@
  */
 #include "smartlayer_dht.h"
 
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -42,7 +42,6 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
 
 #include "events.h"
 #include "holders.h"
@@ -54,7 +53,6 @@
 
 PG_FUNCTION_INFO_V1(dht_repair_plan);
 PG_FUNCTION_INFO_V1(dht_repair);
-PG_FUNCTION_INFO_V1(dht_queue_merged_token);
 
 /* One planned move. */
 typedef struct Move
@@ -189,6 +187,10 @@ add_queued(Candidates *c, RepairPlan *plan)
 							 TEXTOID, CStringGetTextDatum(item));
 		else if (kind[0] == 'c')
 			add_query_tokens(c, "SELECT token FROM dht.token_log WHERE sla = $1",
+							 TEXTOID, CStringGetTextDatum(item));
+		else if (kind[0] == 'o')
+			add_query_tokens(c, "SELECT token FROM dht.token_log GROUP BY token "
+							 "HAVING count(*) > 1 AND bool_or(origin = $1)",
 							 TEXTOID, CStringGetTextDatum(item));
 		else if (kind[0] == 't')
 			add_candidate(c, PointerGetDatum(dht_token_from_text(item, strlen(item))));
@@ -446,31 +448,3 @@ dht_repair(PG_FUNCTION_ARGS)
 	return with_registry_pinned(dht_repair_pinned, fcinfo);
 }
 
-/* ---- the queue of merged tokens (a trigger in apply workers) */
-
-Datum
-dht_queue_merged_token(PG_FUNCTION_ARGS)
-{
-	TriggerData *trig = (TriggerData *) fcinfo->context;
-	HeapTuple	tuple;
-	bool		isnull;
-	Datum		token;
-	Oid			types[1] = {TEXTOID};
-	Datum		args[1];
-	size_t		len;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(trig->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("dht._queue_merged_token() must be called as a row trigger")));
-	tuple = TRIGGER_FIRED_BY_UPDATE(trig->tg_event) ? trig->tg_newtuple : trig->tg_trigtuple;
-	token = heap_getattr(tuple, 1, RelationGetDescr(trig->tg_relation), &isnull);
-	if (isnull || token_rows_count(token, 2) < 2)
-		return PointerGetDatum(NULL);
-	args[0] = CStringGetTextDatum(dht_token_text(DatumGetDhtTokenPP(token), &len));
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT dht._enqueue('t', $1)", 1, types, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "smartlayer_dht: could not queue a merged token");
-	SPI_finish();
-	return PointerGetDatum(NULL);
-}

@@ -19,6 +19,8 @@
 #include "smartlayer_dht.h"
 
 #include "access/genam.h"
+#include "access/relscan.h"
+#include "access/xact.h"
 #include "access/stratnum.h"
 #include "access/tableam.h"
 #include "catalog/pg_type.h"
@@ -27,9 +29,12 @@
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "digest.h"
 #include "dirrel.h"
 #include "holders_sql.h"
 #include "registry_cache.h"
@@ -60,35 +65,71 @@ read_row(TupleTableSlot *slot, TokenRow *row)
 	row->origin = TextDatumGetCString(slot_getattr(slot, COL_ORIGIN, &isnull));
 	row->bucket = DatumGetInt16(slot_getattr(slot, COL_BUCKET, &isnull));
 	row->sla = TextDatumGetCString(slot_getattr(slot, COL_SLA, &isnull));
-	row->set = dht_holders_datum(slot_getattr(slot, COL_HOLDERS, &isnull));
+	row->raw = (struct varlena *) PG_DETOAST_DATUM_COPY(slot_getattr(slot, COL_HOLDERS, &isnull));
+	row->set = dht_holders_decode(row->raw);
 }
 
-/* Scan the primary key for the token; rows (at most max, NULL to count). */
-static int
-scan_token(Datum token, TokenRow *rows, int max)
+/* An open scan of the primary key, rescanned per token. */
+struct TokenProbe
 {
+	Relation	rel;
 	Relation	index;
-	Relation	rel = dir_table_open(&token_log, AccessShareLock, &index);
 	TupleTableSlot *slot;
 	IndexScanDesc scan;
+};
+
+TokenProbe *
+token_probe_begin(void)
+{
+	TokenProbe *p = palloc(sizeof(TokenProbe));
+
+	p->rel = dir_table_open(&token_log, AccessShareLock, &p->index);
+	dir_check_select(p->rel);
+	p->slot = table_slot_create(p->rel, NULL);
+	p->scan = index_beginscan(p->rel, p->index, GetActiveSnapshot(), 1, 0);
+	return p;
+}
+
+/* The token's rows (at most max; rows NULL to count only). */
+static int
+probe_rows(TokenProbe *p, Datum token, TokenRow *rows, int max)
+{
 	ScanKeyData key;
 	int			n = 0;
 
-	dir_check_select(rel);
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
-
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, token_log.eqprocs[0], token);
-	index_rescan(scan, &key, 1, NULL, 0);
-	while (n < max && index_getnext_slot(scan, ForwardScanDirection, slot))
+	index_rescan(p->scan, &key, 1, NULL, 0);
+	while (n < max && index_getnext_slot(p->scan, ForwardScanDirection, p->slot))
 	{
 		if (rows != NULL)
-			read_row(slot, &rows[n]);
+			read_row(p->slot, &rows[n]);
 		n++;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	dir_table_close(rel, index, AccessShareLock);
+	return n;
+}
+
+bool
+token_probe_exists(TokenProbe *p, Datum token)
+{
+	return probe_rows(p, token, NULL, 1) > 0;
+}
+
+void
+token_probe_end(TokenProbe *p)
+{
+	index_endscan(p->scan);
+	ExecDropSingleTupleTableSlot(p->slot);
+	dir_table_close(p->rel, p->index, AccessShareLock);
+	pfree(p);
+}
+
+static int
+scan_token(Datum token, TokenRow *rows, int max)
+{
+	TokenProbe *p = token_probe_begin();
+	int			n = probe_rows(p, token, rows, max);
+
+	token_probe_end(p);
 	return n;
 }
 
@@ -102,6 +143,59 @@ int
 token_rows_count(Datum token, int max)
 {
 	return scan_token(token, NULL, max);
+}
+
+/*
+ * One probe per transaction, owned by the top transaction (so that a
+ * savepoint's end does not release it), closed before commit; an abort's
+ * resource owner cleanup releases it, and then only the pointer is dropped.
+ */
+static TokenProbe *cached_probe = NULL;
+static bool cached_callback = false;
+
+static void
+cached_probe_xact_callback(XactEvent event, void *arg)
+{
+	if (cached_probe == NULL)
+		return;
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT ||
+		event == XACT_EVENT_PRE_PREPARE)
+		token_probe_end(cached_probe);
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	cached_probe = NULL;
+}
+
+int
+token_rows_count_cached(Datum token, int max)
+{
+	if (cached_probe == NULL)
+	{
+		ResourceOwner owner = CurrentResourceOwner;
+		MemoryContext cxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		if (!cached_callback)
+		{
+			RegisterXactCallback(cached_probe_xact_callback, NULL);
+			cached_callback = true;
+		}
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		PG_TRY();
+		{
+			cached_probe = token_probe_begin();
+		}
+		PG_FINALLY();
+		{
+			CurrentResourceOwner = owner;
+			MemoryContextSwitchTo(cxt);
+		}
+		PG_END_TRY();
+	}
+	/* Each call sees what its own snapshot sees. */
+	cached_probe->scan->xs_snapshot = GetActiveSnapshot();
+	return probe_rows(cached_probe, token, NULL, max);
 }
 
 /* Origins are few; a token with more rows than this is refused as corrupt. */
@@ -198,32 +292,70 @@ write_args(Datum *args, Datum token, const char *origin, int16 bucket, const cha
 	args[4] = PointerGetDatum(dht_holders_encode(set));
 }
 
+/* Run a write with the digest trigger aside; the rows it wrote. */
+static uint64
+execute_own_write(SPIPlanPtr plan, Datum *args, int expected)
+{
+	volatile int rc = 0;
+
+	dht_digest_own_writes(true);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		dht_digest_own_writes(false);
+	}
+	PG_END_TRY();
+	if (rc != expected)
+		elog(ERROR, "smartlayer_dht: could not write a token row: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static void
+account_row(Datum *args, bool add)
+{
+	DigestLanes h;
+	char	   *origin = TextDatumGetCString(args[1]);
+	char	   *sla = TextDatumGetCString(args[3]);
+
+	dht_digest_token_row(args[0], origin, DatumGetInt16(args[2]), sla,
+						 (struct varlena *) DatumGetPointer(args[4]), &h);
+	dht_digest_account(DatumGetInt16(args[2]), &h, add);
+}
+
 bool
 token_rows_insert_fresh(Datum token, const char *origin, int16 bucket, const char *sla,
 						const HolderSet *set)
 {
 	Datum		args[5];
-	int			rc;
 
 	prepare_write_plans();
 	write_args(args, token, origin, bucket, sla, set);
-	rc = SPI_execute_plan(insert_plan, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "smartlayer_dht: could not insert a token row: %s", SPI_result_code_string(rc));
-	return SPI_processed > 0;
+	if (execute_own_write(insert_plan, args, SPI_OK_INSERT) == 0)
+		return false;
+	account_row(args, true);
+	return true;
 }
 
 void
 token_rows_write_own(Datum token, const char *origin, int16 bucket, const char *sla,
-					 const HolderSet *set, bool exists)
+					 const HolderSet *set, const TokenRow *old)
 {
 	Datum		args[5];
-	int			rc;
 
 	prepare_write_plans();
 	write_args(args, token, origin, bucket, sla, set);
-	rc = SPI_execute_plan(exists ? update_plan : insert_plan, args, NULL, false, 0);
-	if (rc != (exists ? SPI_OK_UPDATE : SPI_OK_INSERT) || SPI_processed != 1)
-		elog(ERROR, "smartlayer_dht: could not write this anchor's row of a token (%s, %d rows)",
-			 SPI_result_code_string(rc), (int) SPI_processed);
+	if (execute_own_write(old ? update_plan : insert_plan, args,
+						  old ? SPI_OK_UPDATE : SPI_OK_INSERT) != 1)
+		elog(ERROR, "smartlayer_dht: could not write this anchor's row of a token");
+	if (old != NULL)
+	{
+		Datum		before[5] = {token, CStringGetTextDatum(old->origin), Int16GetDatum(old->bucket),
+		CStringGetTextDatum(old->sla), PointerGetDatum(old->raw)};
+
+		account_row(before, false);
+	}
+	account_row(args, true);
 }

@@ -18,6 +18,7 @@ typedef struct TokenRow
 	int16		bucket;
 	char	   *sla;
 	HolderSet  *set;			/* its holders; the epoch is in their header */
+	struct varlena *raw;		/* the dht.holders value as stored */
 } TokenRow;
 
 /* Every row of a token and their resolution (holders.h). */
@@ -39,8 +40,23 @@ extern void token_rows_read(Datum token, const char *own_origin, TokenRows *tr);
 /* Whether dht.token_log has any row for the token (any origin). */
 extern bool token_rows_exist(Datum token);
 
+/*
+ * The same probe for many tokens (allocate_many): the table and index
+ * opened once.
+ */
+typedef struct TokenProbe TokenProbe;
+extern TokenProbe *token_probe_begin(void);
+extern bool token_probe_exists(TokenProbe *probe, Datum token);
+extern void token_probe_end(TokenProbe *probe);
+
 /* How many rows the token has, counting up to max. */
 extern int	token_rows_count(Datum token, int max);
+
+/*
+ * The same, through a scan kept open until the transaction ends: for the
+ * digest trigger, called per row by apply workers and initial copies.
+ */
+extern int	token_rows_count_cached(Datum token, int max);
 
 /* The winning metadata row, or NULL when the token has no rows. */
 static inline TokenRow *
@@ -58,11 +74,12 @@ token_rows_meta(TokenRows *tr)
 extern void token_lock_and_refresh(const uint8 *key);
 
 /*
- * Write this anchor's row of the token (insert or update): the metadata
- * columns and its holders.  Runs inside SPI.
+ * Write this anchor's row of the token: update old (this anchor's row as
+ * read) or, if NULL, insert.  The metadata columns and its holders; the
+ * digests account for both rows.  Runs inside SPI.
  */
 extern void token_rows_write_own(Datum token, const char *origin, int16 bucket,
-								 const char *sla, const HolderSet *set, bool exists);
+								 const char *sla, const HolderSet *set, const TokenRow *old);
 
 /*
  * Insert this anchor's row of a token no row names yet; false if a row of

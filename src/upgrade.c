@@ -168,7 +168,7 @@ write_origin(TokenEvents *te, const char *origin, const OldEvent *meta)
 	set.epoch = (uint32) own->epoch;
 	holders_sort(set.entries, set.n);
 	token_rows_write_own(te->token, origin, (int16) dht_token_bucket(DatumGetDhtTokenPP(te->token)),
-						 own->sla, &set, false);
+						 own->sla, &set, NULL);
 }
 
 /* Convert one token's events; returns false if it has no token row at all. */

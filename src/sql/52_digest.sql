@@ -20,6 +20,9 @@ COMMENT ON TABLE dht.bucket_sums IS 'per-bucket sums of row hashes (dht.bucket_d
 CREATE FUNCTION dht._lanes_add(bytea, bytea) RETURNS bytea
     AS 'MODULE_PATHNAME', 'digest_lanes_add' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+-- No SET clause (it would cost a GUC save and restore per row).  Only apply
+-- and table-sync workers, which run as the subscription's owner, queue
+-- merged tokens through it.
 CREATE FUNCTION dht._digest_row() RETURNS trigger
     AS 'MODULE_PATHNAME', 'digest_row' LANGUAGE C;
 CREATE FUNCTION dht._digest_flush_needed() RETURNS boolean
@@ -46,8 +49,11 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['sla_log', 'node_log', 'node_state_log', 'epoch_log', 'token_log'] LOOP
-        EXECUTE format('CREATE TRIGGER digest_row AFTER INSERT OR UPDATE OR DELETE ON dht.%I '
-                       'FOR EACH ROW EXECUTE FUNCTION dht._digest_row()', t);
+        -- BEFORE on token_log (no event queue), AFTER on the registry tables
+        -- (their upserts; src/digest.c says why).
+        EXECUTE format('CREATE TRIGGER digest_row %s INSERT OR UPDATE OR DELETE ON dht.%I '
+                       'FOR EACH ROW EXECUTE FUNCTION dht._digest_row()',
+                       CASE t WHEN 'token_log' THEN 'BEFORE' ELSE 'AFTER' END, t);
         EXECUTE format('CREATE CONSTRAINT TRIGGER digest_flush AFTER INSERT OR UPDATE OR DELETE ON dht.%I '
                        'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (dht._digest_flush_needed()) '
                        'EXECUTE FUNCTION dht._digest_flush()', t);

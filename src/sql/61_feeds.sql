@@ -6,7 +6,7 @@ CREATE FUNCTION dht.allocate_many(tokens dht.token[], sla text)
     AS 'MODULE_PATHNAME', 'dht_allocate_many' LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1000
     SET search_path = pg_catalog, dht, pg_temp;
 COMMENT ON FUNCTION dht.allocate_many(dht.token[], text) IS
-    'dht.allocate for many tokens in one call (a token listed twice is allocated once); at most 1,000,000';
+    'dht.allocate for each token, in one call: a token listed twice is allocated once and returned twice; at most 1,000,000 tokens';
 
 CREATE FUNCTION dht.route(token dht.token)
     RETURNS TABLE (shard integer, node_id dht.key, endpoint text)

@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET search_path = public, dht;
 
-SELECT plan(28);
+SELECT plan(36);
 
 SELECT count(dht.register_node(k.pubkey, 'https://tap-cc-' || i || '.example', 'tap-cc-r', 'tap-cc-op' || i,
                                ('10.77.' || i || '.1')::inet, 100, 100))
@@ -23,6 +23,11 @@ SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS run \gset
 \set t2 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'2'''
 \set t3 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'3'''
 \set t6 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'6'''
+\set t7 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'7'''
+\set t8 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'8'''
+\set t9 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'9'''
+\set t10 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'10'''
+\set t11 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/':run'11'''
 \set t4 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/4'''
 \set t5 '''eip155:1/erc721:0x00000000000000000000000000000000007a9005/5'''
 -- Tokens a failed earlier run may have left allocated are released first.
@@ -187,9 +192,53 @@ SELECT dblink_disconnect('cc_c');
 SELECT dblink_exec(replace(:'cc_base', 'dbname=' || current_database(), 'dbname=postgres'),
                    'DROP DATABASE dht_tap_cc_scratch');
 
+-- 8. dht.allocate_many inserts a batch in one statement; a token of the
+-- batch that A is allocating makes B's batch wait, and when A commits B
+-- falls back to token by token: B returns A's placement for that token
+-- and its own for the others, and no token gets two placement sets.
+CREATE TEMP TABLE cc_b8 (token text, shard int, node text, endpoint text);
+BEGIN;
+CREATE TEMP TABLE cc_a8 AS SELECT shard, node_id::text AS node, endpoint FROM dht.allocate(:t8, 'tap-cc');
+SELECT dblink_send_query('cc_b', format($$SELECT token::text, shard, node_id::text, endpoint
+                                          FROM dht.allocate_many(ARRAY[%L, %L, %L]::dht.token[], 'tap-cc')$$,
+                                        :t7, :t8, :t9));
+SELECT ok(pg_temp.cc_waits(:b_pid), 'allocate_many: B''s batch waits for A''s allocation of one of its tokens');
+COMMIT;
+SELECT ok(pg_temp.cc_done('cc_b'), 'allocate_many: B returns once A commits');
+INSERT INTO cc_b8 SELECT * FROM dblink_get_result('cc_b') AS t(token text, shard int, node text, endpoint text);
+SELECT * FROM dblink_get_result('cc_b') AS t(token text, shard int, node text, endpoint text);
+SELECT is((SELECT count(*) FROM cc_b8), 15::bigint, 'allocate_many: B gets 5 rows for each of its 3 tokens');
+SELECT results_eq($$SELECT shard, node, endpoint FROM cc_b8 WHERE token = $$ || quote_literal(:t8) || $$ ORDER BY shard$$,
+                  $$SELECT shard, node, endpoint FROM cc_a8 ORDER BY shard$$,
+                  'allocate_many: for A''s token B got A''s placement');
+SELECT results_eq($$SELECT token, shard, node FROM cc_b8 ORDER BY token, shard$$,
+                  format($$SELECT t::text, l.shard, l.node_id::text
+                           FROM unnest(ARRAY[%L, %L, %L]::dht.token[]) t, dht.lookup(t) l ORDER BY 1, 2$$, :t7, :t8, :t9),
+                  'allocate_many: what B returned is what the directory holds');
+SELECT is((SELECT count(*) FROM dht.token_log WHERE token IN (:t7, :t8, :t9)), 3::bigint,
+          'allocate_many: one token record each');
+
+-- 9. A rolls back instead: B's batch goes in as it is, its placement stands.
+DELETE FROM cc_b8;
+BEGIN;
+SELECT count(*) FROM dht.allocate(:t11, 'tap-cc');
+SELECT dblink_send_query('cc_b', format($$SELECT token::text, shard, node_id::text, endpoint
+                                          FROM dht.allocate_many(ARRAY[%L, %L]::dht.token[], 'tap-cc')$$,
+                                        :t10, :t11));
+SELECT pg_temp.cc_waits(:b_pid) AS b9_waited \gset
+ROLLBACK;
+SELECT ok(:'b9_waited'::boolean AND pg_temp.cc_done('cc_b'), 'allocate_many: B waited, and returned once A rolled back');
+INSERT INTO cc_b8 SELECT * FROM dblink_get_result('cc_b') AS t(token text, shard int, node text, endpoint text);
+SELECT * FROM dblink_get_result('cc_b') AS t(token text, shard int, node text, endpoint text);
+SELECT results_eq($$SELECT token, shard, node FROM cc_b8 ORDER BY token, shard$$,
+                  format($$SELECT t::text, l.shard, l.node_id::text
+                           FROM unnest(ARRAY[%L, %L]::dht.token[]) t, dht.lookup(t) l ORDER BY 1, 2$$,
+                         :t10, :t11),
+                  'allocate_many: B''s placements stand, 10 rows');
+
 -- Clean up: release every token of this run.
 SELECT dblink_disconnect('cc_b');
-SELECT count(dht.release(t::dht.token)) FROM unnest(ARRAY[:t1, :t2, :t3, :t3 || '0', :t4, :t5, :t6]) t;
+SELECT count(dht.release(t::dht.token)) FROM unnest(ARRAY[:t1, :t2, :t3, :t3 || '0', :t4, :t5, :t6, :t7, :t8, :t9, :t10, :t11]) t;
 SELECT is((SELECT count(*) FROM dht.tokens WHERE token::text LIKE 'eip155:1/erc721:0x00000000000000000000000000000000007a9005/%'),
           0::bigint, 'every token of this file is released');
 SELECT * FROM finish();

@@ -110,6 +110,17 @@ for my $n (@anchors)
 	  $n->safe_psql('postgres', "SELECT shard || ':' || node_id FROM dht.lookup('$tok')");
 	is(scalar(grep { !$lookup{$_} } @handed), 0, $n->name . ': dht.lookup returns them all');
 }
+# Replication merged the two anchors' rows of the token: each anchor queued
+# it for the repair check (a merge is the one change to a token's holders
+# that no local write made), and a repair settles the queue.
+for my $n ($a, $b)
+{
+	is($n->safe_psql('postgres', "SELECT count(*) FROM dht.repair_queue WHERE kind = 't' AND item = '$tok'"),
+		'1', $n->name . ': the merged token is queued for repair');
+	$n->safe_psql('postgres', 'SELECT dht.repair()');
+	is($n->safe_psql('postgres', "SELECT count(*) FROM dht.repair_queue WHERE kind = 't'"),
+		'0', $n->name . ': dht.repair settles it');
+}
 
 # --- 5. a new anchor joins the populated network -------------------------
 my $d = new_anchor('d');
@@ -122,6 +133,17 @@ push @anchors, $d;
 wait_converged(\@anchors, name => 'new anchor after its initial copy');
 is($d->safe_psql('postgres', 'SELECT count(*) FROM dht.tokens'),
 	$a->safe_psql('postgres', 'SELECT count(*) FROM dht.tokens'), 'the new anchor has every token');
+# Its initial copy brought the contested token's rows from two origins in
+# bulk: the copy queued those origins, and the repair plan finds the merged
+# token among them; a repair settles the queue.
+is($d->safe_psql('postgres', "SELECT count(*) > 0 FROM dht.repair_queue WHERE kind = 'o'"),
+	't', 'd: the origins its initial copy brought are queued');
+is($d->safe_psql('postgres', 'SELECT count(*) FROM dht.repair_plan()'),
+	$a->safe_psql('postgres', 'SELECT count(*) FROM dht.repair_plan()'),
+	'd plans what a plans (the copied merged token included)');
+$d->safe_psql('postgres', 'SELECT dht.repair()');
+is($d->safe_psql('postgres', "SELECT count(*) FROM dht.repair_queue WHERE kind IN ('o', 't')"),
+	'0', 'd: dht.repair settles the copied origins');
 my %more = map { $_->name => start_load($_, load_script($_->name . 'late', 30, mixed => 1)) } @anchors;
 finish_load($more{$_}) for sort keys %more;
 wait_converged(\@anchors, name => 'four anchors writing after the join');
