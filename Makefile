@@ -30,7 +30,7 @@ ERASURE_LIBS   := $(shell pkg-config --libs erasurecode-1 2>/dev/null || echo -l
 
 PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir 2>/dev/null) $(shell pkg-config --cflags libsodium) $(ERASURE_CFLAGS)
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(DHT_EXTRA_CFLAGS)
-SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lpq -lm
+SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lisal -lpq -lm
 
 EXTRA_CLEAN = $(DATA_built) test/fuzz/*_fuzz bench/bin
 

@@ -1,0 +1,79 @@
+/*
+ * rq_env.c
+ *	  Allocation for the RaptorQ module through the caller's RqEnv.
+ *
+ * Every byte the module allocates is counted against env->budget, so that
+ * a call's memory is bounded whatever its input (beyond the budget:
+ * RQ_ERR_LIMIT, which the SQL layer reports as 54000).  The SQL layer's
+ * allocator is palloc in a memory context of the call, so an error or a
+ * query cancel (a longjmp out of env->check) frees everything with the
+ * context.
+ */
+#include "rq.h"
+
+#include <string.h>
+
+void *
+rq_alloc(RqEnv *env, size_t size)
+{
+	void	   *p;
+
+	if (size == 0)
+		size = 1;
+	if (env->budget != 0 && (size > env->budget || env->used > env->budget - size))
+	{
+		env->limit_hit = true;
+		return NULL;
+	}
+	p = env->alloc(env->arg, size);
+	if (p != NULL)
+	{
+		env->used += size;
+		if (env->used > env->peak)
+			env->peak = env->used;
+	}
+	return p;
+}
+
+void *
+rq_alloc0(RqEnv *env, size_t size)
+{
+	void	   *p = rq_alloc(env, size);
+
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+void
+rq_free(RqEnv *env, void *ptr, size_t size)
+{
+	if (ptr == NULL)
+		return;
+	if (size == 0)
+		size = 1;
+	env->used -= size;
+	if (env->release != NULL)
+		env->release(env->arg, ptr);
+}
+
+const char *
+rq_status_text(RqStatus s)
+{
+	switch (s)
+	{
+		case RQ_OK:
+			return "ok";
+		case RQ_ERR_NOMEM:
+			return "out of memory";
+		case RQ_ERR_LIMIT:
+			return "memory limit exceeded";
+		case RQ_ERR_SINGULAR:
+			return "the symbols do not determine the block";
+		case RQ_ERR_TOO_FEW:
+			return "fewer symbols than source symbols";
+		case RQ_ERR_BAD_PACKET:
+			return "a packet of a source block that does not exist";
+	}
+	return "unknown status";
+}
