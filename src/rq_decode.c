@@ -125,6 +125,7 @@ rq_decode_block(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 				need;
 	RqStatus	st = RQ_OK;
 
+	rq_gf_init();
 	if (src_pos == NULL || rep == NULL)
 	{
 		st = RQ_ALLOC_FAILURE(env);

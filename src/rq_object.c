@@ -26,6 +26,7 @@ rq_block_encoder_init(RqEnv *env, RqBlockEncoder *e, const RqOti *o,
 	uint32_t	K = rq_block_k(lay, sbn);
 	uint32_t	scattered = 0;
 
+	rq_gf_init();
 	memset(e, 0, sizeof(*e));
 	e->oti = o;
 	e->lay = lay;
@@ -206,6 +207,7 @@ rq_object_decode(RqEnv *env, const RqOti *o, uint32_t npk, const uint8_t *const 
 	RqStatus	st;
 	uint32_t	most = 0;
 
+	rq_gf_init();
 	memset(&d, 0, sizeof(d));
 	d.env = env;
 	d.o = o;
