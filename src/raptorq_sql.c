@@ -179,6 +179,24 @@ oti_arg(bytea *b, RqOti *o)
 	report_oti(rq_oti_unpack((const uint8_t *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), o), o);
 }
 
+/* Refuse up front a block whose coding cannot fit in the budget. */
+static void
+check_work_memory(const RqOti *o)
+{
+	RqLayout	lay;
+	uint64_t	need;
+
+	rq_layout(o, &lay);
+	need = rq_block_work_bytes(lay.KL, o->T);
+	if (need > RQ_WORK_BUDGET)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("RaptorQ source blocks too large: %u symbols of %u bytes", lay.KL, o->T),
+				 errdetail("Coding such a block takes at least %llu MB of working memory; the limit is %zu MB.",
+						   (unsigned long long) (need >> 20), RQ_WORK_BUDGET >> 20),
+				 errhint("Use more source blocks or smaller symbols.")));
+}
+
 static void
 check_data_length(bytea *data, const RqOti *o)
 {
@@ -195,13 +213,16 @@ check_data_length(bytea *data, const RqOti *o)
 static void
 check_esi_range(int64 first, int64 count)
 {
-	if (first < 0 || count < 0 || first + count - 1 > (int64) RQ_MAX_ESI)
+	if (count < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("count must not be negative, not %lld", (long long) count)));
+	if (first < 0 || first + count - 1 > (int64) RQ_MAX_ESI)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ESIs %lld to %lld are out of range",
 						(long long) first, (long long) (first + count - 1)),
-				 errdetail("ESIs run from 0 to %u (24 bits) and the count cannot be negative.",
-						   RQ_MAX_ESI)));
+				 errdetail("ESIs run from 0 to %u (24 bits).", RQ_MAX_ESI)));
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -353,6 +374,7 @@ rq_encode(PG_FUNCTION_ARGS)
 
 	oti_arg(PG_GETARG_BYTEA_PP(1), &o);
 	check_data_length(data, &o);
+	check_work_memory(&o);
 	rq_layout(&o, &lay);
 	if (repair < 0 || (int64) lay.KL + repair - 1 > (int64) RQ_MAX_ESI)
 		ereport(ERROR,
@@ -391,6 +413,7 @@ rq_packets(PG_FUNCTION_ARGS)
 
 	oti_arg(PG_GETARG_BYTEA_PP(1), &o);
 	check_data_length(data, &o);
+	check_work_memory(&o);
 	if (sbn < 0 || (uint32_t) sbn >= o.Z)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -422,6 +445,7 @@ rq_holder_fragment(PG_FUNCTION_ARGS)
 
 	oti_arg(PG_GETARG_BYTEA_PP(1), &o);
 	check_data_length(data, &o);
+	check_work_memory(&o);
 	check_esi_range(first, count);
 	if (count < 1)
 		ereport(ERROR,
@@ -616,6 +640,7 @@ decode_set(PacketSet *set, const RqOti *o)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("transfer length %llu is too large for a bytea", (unsigned long long) o->F),
 				 errdetail("A bytea value holds at most 1 GB.")));
+	check_work_memory(o);
 	split_packets(set, o);
 	rq_layout(o, &lay);
 	result = palloc(VARHDRSZ + o->F);

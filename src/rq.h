@@ -296,6 +296,14 @@ RqStatus	rq_block_packet(RqEnv *env, RqBlockEncoder *e, uint32_t esi, uint8_t *o
 void		rq_block_encoder_free(RqEnv *env, RqBlockEncoder *e);
 
 /*
+ * A lower bound of the working memory coding a block of K symbols of T bytes
+ * takes: the intermediate symbols (L T), the dense system's right-hand
+ * sides (at least P T) and a block of source symbols (K T).  Callers
+ * compare it with their budget before they allocate anything.
+ */
+uint64_t	rq_block_work_bytes(uint32_t K, uint32_t T);
+
+/*
  * Decode the object (F bytes into out) from npk packets of 4 + T bytes.
  * have[sbn] (Z entries) receives the distinct ESIs each block got; on
  * RQ_ERR_TOO_FEW / RQ_ERR_SINGULAR *bad_sbn is the first block that failed;

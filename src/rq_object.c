@@ -88,6 +88,16 @@ rq_block_encoder_free(RqEnv *env, RqBlockEncoder *e)
 	memset(e, 0, sizeof(*e));
 }
 
+uint64_t
+rq_block_work_bytes(uint32_t K, uint32_t T)
+{
+	RqParams	p;
+
+	if (!rq_params(K, &p))
+		return UINT64_MAX;
+	return ((uint64_t) p.L + p.P + K) * T;
+}
+
 /* ---- decoding ------------------------------------------------------------ */
 
 typedef struct ObjectDecode
