@@ -10,6 +10,8 @@
 #   make test       install dependencies, build, install, run every test
 #   make demo       run the demo on a throwaway cluster
 #   make bench      run the benchmarks under bench/
+#   make check-long the slow checks make test leaves out (every K' of RFC 6330's
+#                   Table 2 gives a non-singular constraint matrix, ...)
 
 PG_CONFIG ?= pg_config
 
@@ -51,7 +53,7 @@ $(DATA_built): $(SQL_PARTS) $(EXTENSION).control
 
 all: $(DATA_built)
 
-.PHONY: test demo bench deps fuzz
+.PHONY: test demo bench deps fuzz check-long
 deps:
 	scripts/install-deps.sh
 
@@ -66,3 +68,6 @@ bench:
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+check-long:
+	RQ_CHECK_LONG=1 test/unit/run.sh test/unit/rq_tables_test.c

@@ -147,6 +147,7 @@ typedef struct RqTuple
 				b1;
 } RqTuple;
 
+bool		rq_is_prime(uint32_t n);
 /* false if K is 0 or above RQ_MAX_K */
 bool		rq_params(uint32_t K, RqParams *p);
 uint32_t	rq_rand(uint32_t y, uint32_t i, uint32_t m);

@@ -14,8 +14,8 @@
  */
 #include "rq.h"
 
-static bool
-is_prime(uint32_t n)
+bool
+rq_is_prime(uint32_t n)
 {
 	if (n < 2)
 		return false;
@@ -53,7 +53,7 @@ rq_params(uint32_t K, RqParams *p)
 	p->L = row->Kp + row->S + row->H;
 	p->P = p->L - p->W;
 	p->P1 = p->P;
-	while (!is_prime(p->P1))
+	while (!rq_is_prime(p->P1))
 		p->P1++;
 	p->U = p->P - p->H;
 	p->B = p->W - p->S;
