@@ -73,10 +73,12 @@ typedef struct RqEnv
 /* RQ_ERR_LIMIT or RQ_ERR_NOMEM, after rq_alloc returned NULL */
 #define RQ_ALLOC_FAILURE(env) ((env)->limit_hit ? RQ_ERR_LIMIT : RQ_ERR_NOMEM)
 
-void	   *rq_alloc(RqEnv *env, size_t size);	/* counts against budget */
-void	   *rq_alloc0(RqEnv *env, size_t size);
-void		rq_free(RqEnv *env, void *ptr, size_t size);
+void	   *rq_mem_alloc(RqEnv *env, size_t size);	/* counts against budget */
+void	   *rq_mem_alloc0(RqEnv *env, size_t size);
+void		rq_mem_free(RqEnv *env, void *ptr, size_t size);
 const char *rq_status_text(RqStatus s);
+/* An environment on malloc and free, for tests and tools (not the server). */
+RqEnv		rq_env_malloc(size_t budget);
 
 /* ---- rq_tables.c ------------------------------------------------------ */
 
@@ -150,9 +152,9 @@ typedef struct RqTuple
 bool		rq_is_prime(uint32_t n);
 /* false if K is 0 or above RQ_MAX_K */
 bool		rq_params(uint32_t K, RqParams *p);
-uint32_t	rq_rand(uint32_t y, uint32_t i, uint32_t m);
-uint32_t	rq_deg(uint32_t v, uint32_t W);
-void		rq_tuple(const RqParams *p, uint32_t X, RqTuple *t);
+uint32_t	rq_random(uint32_t y, uint32_t i, uint32_t m);
+uint32_t	rq_degree(uint32_t v, uint32_t W);
+void		rq_tuple_of(const RqParams *p, uint32_t X, RqTuple *t);
 /* The intermediate symbols an ISI X adds up (5.3.5.3): count, cols[] */
 int			rq_lt_cols(const RqParams *p, uint32_t X, uint32_t *cols);
 /* ISI of an ESI: source ESIs are ISIs; repair ESIs skip the padding */
@@ -181,7 +183,7 @@ RqStatus	rq_solve(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 RqStatus	rq_encode_intermediate(RqEnv *env, const RqParams *p, size_t T,
 								   const uint8_t *const *src, uint8_t *C);
 /* The encoding symbol of ISI isi from C (5.3.5.3), into out (T bytes). */
-void		rq_encode_symbol(const RqParams *p, size_t T, const uint8_t *C,
+void		rq_encoding_symbol(const RqParams *p, size_t T, const uint8_t *C,
 							 uint32_t isi, uint8_t *out);
 
 /* ---- rq_decode.c --------------------------------------------------------- */

@@ -115,8 +115,8 @@ rq_decode_block(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 	size_t		isi_size = sizeof(uint32_t) * rows_n;
 	size_t		row_size = sizeof(uint8_t *) * rows_n;
 	size_t		c_size = (size_t) p->L * T;
-	uint32_t   *src_pos = rq_alloc(env, pos_size);
-	Received   *rep = rq_alloc(env, rep_size);
+	uint32_t   *src_pos = rq_mem_alloc(env, pos_size);
+	Received   *rep = rq_mem_alloc(env, rep_size);
 	uint32_t   *isi = NULL;
 	const uint8_t **rows = NULL;
 	uint8_t    *C = NULL;
@@ -140,9 +140,9 @@ rq_decode_block(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 	if (nsrc < p->K)
 	{
 		need = p->K - nsrc;
-		isi = rq_alloc(env, isi_size);
-		rows = rq_alloc(env, row_size);
-		C = rq_alloc(env, c_size);
+		isi = rq_mem_alloc(env, isi_size);
+		rows = rq_mem_alloc(env, row_size);
+		C = rq_mem_alloc(env, c_size);
 		if (isi == NULL || rows == NULL || C == NULL)
 		{
 			st = RQ_ALLOC_FAILURE(env);
@@ -161,13 +161,13 @@ rq_decode_block(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 		if (src_pos[i] != UINT32_MAX)
 			memcpy(out[i], sym[src_pos[i]], T);
 		else
-			rq_encode_symbol(p, T, C, i, out[i]);
+			rq_encoding_symbol(p, T, C, i, out[i]);
 	}
 done:
-	rq_free(env, C, c_size);
-	rq_free(env, rows, row_size);
-	rq_free(env, isi, isi_size);
-	rq_free(env, rep, rep_size);
-	rq_free(env, src_pos, pos_size);
+	rq_mem_free(env, C, c_size);
+	rq_mem_free(env, rows, row_size);
+	rq_mem_free(env, isi, isi_size);
+	rq_mem_free(env, rep, rep_size);
+	rq_mem_free(env, src_pos, pos_size);
 	return st;
 }

@@ -20,15 +20,15 @@ rq_encode_intermediate(RqEnv *env, const RqParams *p, size_t T,
 {
 	size_t		isi_size = sizeof(uint32_t) * p->Kp;
 	size_t		sym_size = sizeof(uint8_t *) * p->Kp;
-	uint32_t   *isi = rq_alloc(env, isi_size);
-	const uint8_t **sym = rq_alloc(env, sym_size);
+	uint32_t   *isi = rq_mem_alloc(env, isi_size);
+	const uint8_t **sym = rq_mem_alloc(env, sym_size);
 	RqStatus	st;
 
 	if (isi == NULL || sym == NULL)
 	{
 		st = RQ_ALLOC_FAILURE(env);
-		rq_free(env, sym, sym_size);
-		rq_free(env, isi, isi_size);
+		rq_mem_free(env, sym, sym_size);
+		rq_mem_free(env, isi, isi_size);
 		return st;
 	}
 	for (uint32_t i = 0; i < p->Kp; i++)
@@ -37,13 +37,13 @@ rq_encode_intermediate(RqEnv *env, const RqParams *p, size_t T,
 		sym[i] = i < p->K ? src[i] : NULL;
 	}
 	st = rq_solve(env, p, T, p->Kp, isi, sym, C, NULL);
-	rq_free(env, sym, sym_size);
-	rq_free(env, isi, isi_size);
+	rq_mem_free(env, sym, sym_size);
+	rq_mem_free(env, isi, isi_size);
 	return st;
 }
 
 void
-rq_encode_symbol(const RqParams *p, size_t T, const uint8_t *C, uint32_t isi, uint8_t *out)
+rq_encoding_symbol(const RqParams *p, size_t T, const uint8_t *C, uint32_t isi, uint8_t *out)
 {
 	uint32_t	cols[RQ_MAX_ROW_COLS];
 	const uint8_t *srcs[RQ_MAX_ROW_COLS];

@@ -11,10 +11,11 @@
  */
 #include "rq.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void *
-rq_alloc(RqEnv *env, size_t size)
+rq_mem_alloc(RqEnv *env, size_t size)
 {
 	void	   *p;
 
@@ -36,9 +37,9 @@ rq_alloc(RqEnv *env, size_t size)
 }
 
 void *
-rq_alloc0(RqEnv *env, size_t size)
+rq_mem_alloc0(RqEnv *env, size_t size)
 {
-	void	   *p = rq_alloc(env, size);
+	void	   *p = rq_mem_alloc(env, size);
 
 	if (p != NULL)
 		memset(p, 0, size);
@@ -46,7 +47,7 @@ rq_alloc0(RqEnv *env, size_t size)
 }
 
 void
-rq_free(RqEnv *env, void *ptr, size_t size)
+rq_mem_free(RqEnv *env, void *ptr, size_t size)
 {
 	if (ptr == NULL)
 		return;
@@ -76,4 +77,27 @@ rq_status_text(RqStatus s)
 			return "a packet of a source block that does not exist";
 	}
 	return "unknown status";
+}
+
+static void *
+malloc_alloc(void *arg, size_t size)
+{
+	(void) arg;
+	return malloc(size);
+}
+
+static void
+malloc_release(void *arg, void *ptr)
+{
+	(void) arg;
+	free(ptr);
+}
+
+/* An environment on malloc, for the tests and tools (never the server). */
+RqEnv
+rq_env_malloc(size_t budget)
+{
+	RqEnv		env = {malloc_alloc, malloc_release, NULL, NULL, budget, 0, 0, false};
+
+	return env;
 }

@@ -35,8 +35,8 @@ rq_block_encoder_init(RqEnv *env, RqBlockEncoder *e, const RqOti *o,
 	rq_params(K, &e->p);
 	for (uint32_t i = 0; i < K; i++)
 		scattered += rq_source_slot(o, lay, (uint8_t *) data, sbn, i) == NULL;
-	e->src = rq_alloc(env, sizeof(uint8_t *) * K);
-	e->scratch = rq_alloc(env, (size_t) scattered * o->T + 1);
+	e->src = rq_mem_alloc(env, sizeof(uint8_t *) * K);
+	e->scratch = rq_mem_alloc(env, (size_t) scattered * o->T + 1);
 	if (e->src == NULL || e->scratch == NULL)
 		return RQ_ALLOC_FAILURE(env);
 	for (uint32_t i = 0, s = 0; i < K; i++)
@@ -64,14 +64,14 @@ rq_block_packet(RqEnv *env, RqBlockEncoder *e, uint32_t esi, uint8_t *out)
 	{
 		RqStatus	st;
 
-		e->C = rq_alloc(env, (size_t) e->p.L * T);
+		e->C = rq_mem_alloc(env, (size_t) e->p.L * T);
 		if (e->C == NULL)
 			return RQ_ALLOC_FAILURE(env);
 		st = rq_encode_intermediate(env, &e->p, T, e->src, e->C);
 		if (st != RQ_OK)
 			return st;
 	}
-	rq_encode_symbol(&e->p, T, e->C, rq_isi(&e->p, esi), out + RQ_PAYLOAD_ID_SIZE);
+	rq_encoding_symbol(&e->p, T, e->C, rq_isi(&e->p, esi), out + RQ_PAYLOAD_ID_SIZE);
 	return RQ_OK;
 }
 
@@ -82,9 +82,9 @@ rq_block_encoder_free(RqEnv *env, RqBlockEncoder *e)
 
 	for (uint32_t i = 0; e->src != NULL && i < e->p.K; i++)
 		scattered += rq_source_slot(e->oti, e->lay, (uint8_t *) e->data, e->sbn, i) == NULL;
-	rq_free(env, e->C, (size_t) e->p.L * e->oti->T);
-	rq_free(env, e->scratch, (size_t) scattered * e->oti->T + 1);
-	rq_free(env, e->src, sizeof(uint8_t *) * e->p.K);
+	rq_mem_free(env, e->C, (size_t) e->p.L * e->oti->T);
+	rq_mem_free(env, e->scratch, (size_t) scattered * e->oti->T + 1);
+	rq_mem_free(env, e->src, sizeof(uint8_t *) * e->p.K);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -222,8 +222,8 @@ rq_object_decode(RqEnv *env, const RqOti *o, uint32_t npk, const uint8_t *const 
 	d.env = env;
 	d.o = o;
 	rq_layout(o, &d.lay);
-	d.start = rq_alloc0(env, sizeof(uint32_t) * (o->Z + 1));
-	d.order = rq_alloc(env, sizeof(uint32_t) * (npk + 1));
+	d.start = rq_mem_alloc0(env, sizeof(uint32_t) * (o->Z + 1));
+	d.order = rq_mem_alloc(env, sizeof(uint32_t) * (npk + 1));
 	if (d.start == NULL || d.order == NULL)
 	{
 		st = RQ_ALLOC_FAILURE(env);
@@ -235,10 +235,10 @@ rq_object_decode(RqEnv *env, const RqOti *o, uint32_t npk, const uint8_t *const 
 	for (uint32_t b = 0; b < o->Z; b++)
 		if (d.start[b + 1] - d.start[b] > most)
 			most = d.start[b + 1] - d.start[b];
-	d.esi = rq_alloc(env, sizeof(uint32_t) * (most + 1));
-	d.sym = rq_alloc(env, sizeof(uint8_t *) * (most + 1));
-	d.out = rq_alloc(env, sizeof(uint8_t *) * d.lay.KL);
-	d.scratch = rq_alloc(env, (size_t) d.lay.KL * o->T);
+	d.esi = rq_mem_alloc(env, sizeof(uint32_t) * (most + 1));
+	d.sym = rq_mem_alloc(env, sizeof(uint8_t *) * (most + 1));
+	d.out = rq_mem_alloc(env, sizeof(uint8_t *) * d.lay.KL);
+	d.scratch = rq_mem_alloc(env, (size_t) d.lay.KL * o->T);
 	if (d.esi == NULL || d.sym == NULL || d.out == NULL || d.scratch == NULL)
 	{
 		st = RQ_ALLOC_FAILURE(env);
@@ -262,11 +262,11 @@ rq_object_decode(RqEnv *env, const RqOti *o, uint32_t npk, const uint8_t *const 
 			*bad_sbn = b;
 	}
 done:
-	rq_free(env, d.scratch, (size_t) d.lay.KL * o->T);
-	rq_free(env, d.out, sizeof(uint8_t *) * d.lay.KL);
-	rq_free(env, d.sym, sizeof(uint8_t *) * (most + 1));
-	rq_free(env, d.esi, sizeof(uint32_t) * (most + 1));
-	rq_free(env, d.order, sizeof(uint32_t) * (npk + 1));
-	rq_free(env, d.start, sizeof(uint32_t) * (o->Z + 1));
+	rq_mem_free(env, d.scratch, (size_t) d.lay.KL * o->T);
+	rq_mem_free(env, d.out, sizeof(uint8_t *) * d.lay.KL);
+	rq_mem_free(env, d.sym, sizeof(uint8_t *) * (most + 1));
+	rq_mem_free(env, d.esi, sizeof(uint32_t) * (most + 1));
+	rq_mem_free(env, d.order, sizeof(uint32_t) * (npk + 1));
+	rq_mem_free(env, d.start, sizeof(uint32_t) * (o->Z + 1));
 	return st;
 }

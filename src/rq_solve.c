@@ -102,7 +102,7 @@ typedef struct Allocs
 static void *
 take(Solver *s, Allocs *a, size_t size)
 {
-	void	   *p = rq_alloc0(s->env, size);
+	void	   *p = rq_mem_alloc0(s->env, size);
 
 	if (p != NULL && a->n < 40)
 	{
@@ -118,7 +118,7 @@ give_back(Solver *s, Allocs *a)
 	while (a->n > 0)
 	{
 		a->n--;
-		rq_free(s->env, a->ptr[a->n], a->size[a->n]);
+		rq_mem_free(s->env, a->ptr[a->n], a->size[a->n]);
 	}
 }
 
@@ -600,8 +600,8 @@ binary_dense_row(Solver *s, uint32_t q, uint64_t *bits, uint8_t *row, uint8_t *r
 static void
 mt_rows(const RqParams *p, uint32_t m, uint32_t *h1, uint32_t *h2)
 {
-	*h1 = rq_rand(m + 1, 6, p->H);
-	*h2 = (*h1 + rq_rand(m + 1, 7, p->H - 1) + 1) % p->H;
+	*h1 = rq_random(m + 1, 6, p->H);
+	*h2 = (*h1 + rq_random(m + 1, 7, p->H - 1) + 1) % p->H;
 }
 
 /*

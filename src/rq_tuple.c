@@ -62,7 +62,7 @@ rq_params(uint32_t K, RqParams *p)
 
 /* Rand[y, i, m] of 5.3.5.1 */
 uint32_t
-rq_rand(uint32_t y, uint32_t i, uint32_t m)
+rq_random(uint32_t y, uint32_t i, uint32_t m)
 {
 	uint32_t	x0 = (y + i) & 0xff;
 	uint32_t	x1 = ((y >> 8) + i) & 0xff;
@@ -74,7 +74,7 @@ rq_rand(uint32_t y, uint32_t i, uint32_t m)
 
 /* Deg[v] of 5.3.5.2, for 0 <= v < 2^20 */
 uint32_t
-rq_deg(uint32_t v, uint32_t W)
+rq_degree(uint32_t v, uint32_t W)
 {
 	uint32_t	d = 1;
 
@@ -85,7 +85,7 @@ rq_deg(uint32_t v, uint32_t W)
 
 /* Tuple[K', X] of 5.3.5.4 (arithmetic mod 2^32, as the RFC's) */
 void
-rq_tuple(const RqParams *p, uint32_t X, RqTuple *t)
+rq_tuple_of(const RqParams *p, uint32_t X, RqTuple *t)
 {
 	uint32_t	A = 53591 + p->J * 997;
 	uint32_t	B = 10267 * (p->J + 1);
@@ -94,12 +94,12 @@ rq_tuple(const RqParams *p, uint32_t X, RqTuple *t)
 	if (A % 2 == 0)
 		A++;
 	y = B + X * A;
-	t->d = rq_deg(rq_rand(y, 0, UINT32_C(1) << 20), p->W);
-	t->a = 1 + rq_rand(y, 1, p->W - 1);
-	t->b = rq_rand(y, 2, p->W);
-	t->d1 = t->d < 4 ? 2 + rq_rand(X, 3, 2) : 2;
-	t->a1 = 1 + rq_rand(X, 4, p->P1 - 1);
-	t->b1 = rq_rand(X, 5, p->P1);
+	t->d = rq_degree(rq_random(y, 0, UINT32_C(1) << 20), p->W);
+	t->a = 1 + rq_random(y, 1, p->W - 1);
+	t->b = rq_random(y, 2, p->W);
+	t->d1 = t->d < 4 ? 2 + rq_random(X, 3, 2) : 2;
+	t->a1 = 1 + rq_random(X, 4, p->P1 - 1);
+	t->b1 = rq_random(X, 5, p->P1);
 }
 
 /* The columns Enc[K', C, Tuple[K', X]] of 5.3.5.3 adds up. */
@@ -111,7 +111,7 @@ rq_lt_cols(const RqParams *p, uint32_t X, uint32_t *cols)
 	uint32_t	b1;
 	int			n = 0;
 
-	rq_tuple(p, X, &t);
+	rq_tuple_of(p, X, &t);
 	b = t.b;
 	cols[n++] = b;
 	for (uint32_t j = 1; j < t.d; j++)

@@ -24,24 +24,12 @@
 
 #define MAX_PACKETS 600
 
-static void *
-fz_alloc(void *arg, size_t size)
-{
-	return malloc(size);
-}
-
-static void
-fz_release(void *arg, void *ptr)
-{
-	free(ptr);
-}
-
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 run_decode(const RqOti *o, uint32_t npk, const uint8_t *const *pk, const uint8_t *expect)
 {
-	RqEnv		env = {fz_alloc, fz_release, NULL, NULL, 16 << 20, 0, 0, false};
+	RqEnv		env = rq_env_malloc(16 << 20);
 	uint8_t    *out = malloc(o->F);
 	uint32_t	have[RQ_MAX_Z],
 				bad = 0;
@@ -60,7 +48,7 @@ run_decode(const RqOti *o, uint32_t npk, const uint8_t *const *pk, const uint8_t
 static void
 genuine(const RqOti *o, const uint8_t *data, size_t size, bool corrupt)
 {
-	RqEnv		env = {fz_alloc, fz_release, NULL, NULL, 16 << 20, 0, 0, false};
+	RqEnv		env = rq_env_malloc(16 << 20);
 	RqLayout	lay;
 	uint8_t    *obj = malloc(o->F);
 	uint8_t    *pk[MAX_PACKETS];

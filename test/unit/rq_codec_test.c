@@ -59,7 +59,7 @@ decode_esis(const Block *b, uint32_t n, const uint32_t *esi, bool *same, RqEnv *
 
 	for (uint32_t j = 0; j < n; j++)
 	{
-		rq_encode_symbol(&b->p, b->T, b->C, rq_isi(&b->p, esi[j]), syms + j * b->T);
+		rq_encoding_symbol(&b->p, b->T, b->C, rq_isi(&b->p, esi[j]), syms + j * b->T);
 		sym[j] = syms + j * b->T;
 	}
 	for (uint32_t i = 0; i < b->p.K; i++)

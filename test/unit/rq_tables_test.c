@@ -68,12 +68,12 @@ test_rand_deg_tuple(void)
 	RqParams	p;
 	uint32_t	cols[RQ_MAX_ROW_COLS];
 
-	ok(rq_rand(0, 0, UINT32_MAX) == (rq_v0[0] ^ rq_v1[0] ^ rq_v2[0] ^ rq_v3[0]) % UINT32_MAX,
+	ok(rq_random(0, 0, UINT32_MAX) == (rq_v0[0] ^ rq_v1[0] ^ rq_v2[0] ^ rq_v3[0]) % UINT32_MAX,
 	   "Rand[0, 0, m] is V0[0] ^ V1[0] ^ V2[0] ^ V3[0] mod m");
-	ok(rq_rand(0x01020304, 5, 1000) == (rq_v0[9] ^ rq_v1[8] ^ rq_v2[7] ^ rq_v3[6]) % 1000,
+	ok(rq_random(0x01020304, 5, 1000) == (rq_v0[9] ^ rq_v1[8] ^ rq_v2[7] ^ rq_v3[6]) % 1000,
 	   "Rand[y, i, m] indexes each table with its byte of y plus i");
-	ok(rq_deg(0, 100) == 1 && rq_deg(5242, 100) == 1 && rq_deg(5243, 100) == 2 &&
-	   rq_deg(1048575, 100) == 30 && rq_deg(1048575, 17) == 15,
+	ok(rq_degree(0, 100) == 1 && rq_degree(5242, 100) == 1 && rq_degree(5243, 100) == 2 &&
+	   rq_degree(1048575, 100) == 30 && rq_degree(1048575, 17) == 15,
 	   "Deg: f[0] <= v < f[1] is 1, the top is 30, at most W - 2");
 	for (int i = 0; i < RQ_N_SYSTEMATIC; i += 7)
 	{
@@ -83,7 +83,7 @@ test_rand_deg_tuple(void)
 			RqTuple		t;
 			int			n = rq_lt_cols(&p, x, cols);
 
-			rq_tuple(&p, x, &t);
+			rq_tuple_of(&p, x, &t);
 			if (t.d < 1 || t.d > 30 || t.a < 1 || t.a >= p.W || t.b >= p.W ||
 				t.d1 < 2 || t.d1 > 3 || t.a1 < 1 || t.a1 >= p.P1 || t.b1 >= p.P1 ||
 				n != (int) (t.d + t.d1))
@@ -172,7 +172,7 @@ nonsingular(uint32_t Kp)
 	good = rq_encode_intermediate(&env, &p, T, src, C) == RQ_OK;
 	for (uint32_t i = 0; good && i < Kp; i += 1 + Kp / 50)
 	{
-		rq_encode_symbol(&p, T, C, i, out);
+		rq_encoding_symbol(&p, T, C, i, out);
 		good = memcmp(out, src[i], T) == 0;
 	}
 	free(src);

@@ -32,26 +32,10 @@ ok(int cond, const char *fmt,...)
 	fflush(stdout);
 }
 
-static void *
-test_alloc(void *arg, size_t size)
-{
-	(void) arg;
-	return malloc(size);
-}
-
-static void
-test_release(void *arg, void *ptr)
-{
-	(void) arg;
-	free(ptr);
-}
-
 static inline RqEnv
 test_env(void)
 {
-	RqEnv		env = {test_alloc, test_release, NULL, NULL, 0, 0, 0, false};
-
-	return env;
+	return rq_env_malloc(0);
 }
 
 static uint64_t rng_state = 12345;
