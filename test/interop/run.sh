@@ -38,10 +38,6 @@ $CC -O2 -Wall -Wextra -Wno-unused-parameter -Isrc -o "$bin/lcrq_interop" test/in
     { echo "not ok - interop programs do not build"; exit 1; }
 tap lcrq_interop "$bin/lcrq_interop"
 
-if [ ! -f test/interop/node_modules/raptorq/package.json ] ||
-   ! grep -q '"version": "1.7.24"' test/interop/node_modules/raptorq/package.json; then
-    npm install --no-save --no-audit --no-fund --no-package-lock --prefix test/interop raptorq@1.7.24 >/dev/null ||
-        { echo "not ok - npm install raptorq@1.7.24 failed"; exit 1; }
-fi
+test/interop/npm_install.sh || { echo "not ok - npm install raptorq@1.7.24 failed"; exit 1; }
 tap npm_interop node test/interop/npm_interop.js
 exit $status
