@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 
 secs=${RQ_BENCH_SECONDS:-0.3}
 port=${RQ_BENCH_PORT:-57060}
-rq_sources="src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_oti.c src/rq_object.c"
+rq_sources="src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_dense.c src/rq_oti.c src/rq_object.c"
 
 mkdir -p bench/bin
 # shellcheck disable=SC2086

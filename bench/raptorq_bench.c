@@ -40,6 +40,7 @@ typedef struct Bench
 	const uint8_t **kept;		/* those the decoder gets */
 	uint32_t	nkept;
 	uint8_t    *out;
+	uint8_t   **dest;			/* packet slots of one block */
 } Bench;
 
 static uint32_t
@@ -60,10 +61,12 @@ encode(Bench *b)
 		RqBlockEncoder e;
 		uint32_t	K = rq_block_k(&b->lay, sbn);
 
+		for (uint32_t i = 0; i < K + repair_of(K); i++)
+			b->dest[i] = b->packets + (at + i) * psize;
+		at += K + repair_of(K);
 		rq_block_encoder_init(&env, &e, &b->o, &b->lay, b->data, sbn);
-		for (uint32_t esi = 0; esi < K + repair_of(K); esi++, at++)
-			if (rq_block_packet(&env, &e, esi, b->packets + at * psize) != RQ_OK)
-				abort();
+		if (rq_block_packets(&env, &e, 0, K + repair_of(K), b->dest) != RQ_OK)
+			abort();
 		rq_block_encoder_free(&env, &e);
 	}
 }
@@ -124,6 +127,7 @@ setup(Bench *b, uint64_t F, uint32_t T, uint32_t Z)
 	b->packets = malloc(b->npk * psize);
 	b->kept = malloc(sizeof(uint8_t *) * b->npk);
 	b->out = malloc(F);
+	b->dest = malloc(sizeof(uint8_t *) * (b->lay.KL + repair_of(b->lay.KL)));
 	encode(b);
 	for (size_t j = 0; j < b->npk; j++)
 	{
@@ -149,6 +153,7 @@ teardown(Bench *b)
 	free(b->packets);
 	free(b->kept);
 	free(b->out);
+	free(b->dest);
 }
 
 int

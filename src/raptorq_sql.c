@@ -277,14 +277,16 @@ block_packets(SqlEnv *e, const RqOti *o, const RqLayout *lay, const uint8_t *dat
 {
 	RqBlockEncoder enc;
 	RqStatus	st = rq_block_encoder_init(&e->env, &enc, o, lay, data, sbn);
+	uint8_t   **dest = out;
 
-	for (uint32_t i = 0; i < count && st == RQ_OK; i++)
+	if (stride != 0)
 	{
-		uint8_t    *dest = stride == 0 ? out[i] : out[0] + (size_t) i * stride;
-
-		st = rq_block_packet(&e->env, &enc, first + i, dest);
-		CHECK_FOR_INTERRUPTS();
+		dest = MemoryContextAlloc(e->cxt, sizeof(uint8_t *) * count);
+		for (uint32_t i = 0; i < count; i++)
+			dest[i] = out[0] + (size_t) i * stride;
 	}
+	if (st == RQ_OK)
+		st = rq_block_packets(&e->env, &enc, first, count, dest);
 	report_status(st, sbn, rq_block_k(lay, sbn), o->T);
 	rq_block_encoder_free(&e->env, &enc);
 }

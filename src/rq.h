@@ -117,6 +117,9 @@ void		rq_xor_many(uint8_t *dst, const uint8_t *const *src, int n, size_t len);
 void		rq_scale(uint8_t *dst, uint8_t c, size_t len);
 /* dst ^= c * src */
 void		rq_mad(uint8_t *dst, const uint8_t *src, uint8_t c, size_t len);
+/* out[r] = sum_j coef[r k + j] in[j] for r < rows; tables: 32 k rows bytes */
+void		rq_dot_products(size_t len, int k, int rows, const uint8_t *coef,
+							const uint8_t *const *in, uint8_t *const *out, uint8_t *tables);
 /* Which implementation runs: "isa-l+avx2", "avx2", "scalar", ... */
 const char *rq_gf_impl(void);
 /* Force the scalar code (tests compare it with the vector code). */
@@ -176,6 +179,33 @@ rq_isi(const RqParams *p, uint32_t esi)
 RqStatus	rq_solve(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 					 const uint32_t *isi, const uint8_t *const *sym, uint8_t *C,
 					 uint32_t *u_out);
+
+/* ---- rq_dense.c ------------------------------------------------------------ */
+
+/*
+ * Whether making `outputs` symbols as dense combinations of `width` input
+ * symbols (coefficients from a solve over width-byte unit vectors) is
+ * cheaper than solving over the T-byte symbols themselves.
+ */
+bool		rq_dense_cheaper(const RqParams *p, size_t T, uint32_t width, uint32_t outputs);
+
+/*
+ * The coefficients of the encoding symbols of ISIs target[0..m-1] over the
+ * rows of rq_solve that have a symbol (sym[j] != NULL, w of them, in
+ * order): coef[t * w + i].  *w_out receives w.  RQ_ERR_SINGULAR as rq_solve.
+ */
+RqStatus	rq_dense_coefficients(RqEnv *env, const RqParams *p, uint32_t n,
+								  const uint32_t *isi, const uint8_t *const *sym,
+								  uint32_t m, const uint32_t *target, uint8_t *coef,
+								  uint32_t *w_out);
+
+/*
+ * out[t] (T bytes each) = the encoding symbol of ISI target[t], from the
+ * rows of rq_solve (isi, sym) by way of the coefficients above.
+ */
+RqStatus	rq_dense_symbols(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
+							 const uint32_t *isi, const uint8_t *const *sym,
+							 uint32_t m, const uint32_t *target, uint8_t *const *out);
 
 /* ---- rq_encode.c ------------------------------------------------------- */
 
@@ -296,6 +326,13 @@ RqStatus	rq_block_encoder_init(RqEnv *env, RqBlockEncoder *e, const RqOti *o,
 								  const RqLayout *lay, const uint8_t *data, uint32_t sbn);
 /* The packet (payload ID + symbol, 4 + T bytes) of ESI esi into out. */
 RqStatus	rq_block_packet(RqEnv *env, RqBlockEncoder *e, uint32_t esi, uint8_t *out);
+/*
+ * The packets of ESIs first .. first + count - 1 into out[i] (4 + T bytes
+ * each): as rq_block_packet, but the repair symbols of a small block are
+ * made densely when that is cheaper (rq_dense.c).
+ */
+RqStatus	rq_block_packets(RqEnv *env, RqBlockEncoder *e, uint32_t first, uint32_t count,
+							 uint8_t *const *out);
 void		rq_block_encoder_free(RqEnv *env, RqBlockEncoder *e);
 
 /*

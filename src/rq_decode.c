@@ -78,11 +78,13 @@ sort_received(const RqParams *p, uint32_t n, const uint32_t *esi, uint32_t *src_
 	return out;
 }
 
-/* Solve with the padding, every source symbol at hand and nuse repair symbols. */
-static RqStatus
-solve_with(RqEnv *env, const RqParams *p, size_t T, const uint32_t *src_pos,
-		   const Received *rep, uint32_t nuse, const uint8_t *const *sym,
-		   uint32_t *isi, const uint8_t **rows, uint8_t *C)
+/*
+ * The rows of the system: every source symbol at hand, the padding, nuse
+ * repair symbols.  Returns the count.
+ */
+static uint32_t
+rows_with(const RqParams *p, const uint32_t *src_pos, const Received *rep, uint32_t nuse,
+		  const uint8_t *const *sym, uint32_t *isi, const uint8_t **rows)
 {
 	uint32_t	n = 0;
 
@@ -102,7 +104,29 @@ solve_with(RqEnv *env, const RqParams *p, size_t T, const uint32_t *src_pos,
 		isi[n] = rq_isi(p, rep[j].esi);
 		rows[n++] = sym[rep[j].pos];
 	}
-	return rq_solve(env, p, T, n, isi, rows, C, NULL);
+	return n;
+}
+
+/*
+ * The missing source symbols (ISIs miss[0..nmiss-1]) into out[], from the
+ * source symbols at hand and nuse repair symbols: by solving over the
+ * symbols (C, L * T bytes) or, when cheaper, densely (rq_dense.c).
+ */
+static RqStatus
+solve_with(RqEnv *env, const RqParams *p, size_t T, const uint32_t *src_pos,
+		   const Received *rep, uint32_t nuse, const uint8_t *const *sym,
+		   uint32_t *isi, const uint8_t **rows, uint8_t *C,
+		   uint32_t nmiss, const uint32_t *miss, uint8_t *const *out)
+{
+	uint32_t	n = rows_with(p, src_pos, rep, nuse, sym, isi, rows);
+	RqStatus	st;
+
+	if (C == NULL)
+		return rq_dense_symbols(env, p, T, n, isi, rows, nmiss, miss, out);
+	st = rq_solve(env, p, T, n, isi, rows, C, NULL);
+	for (uint32_t t = 0; st == RQ_OK && t < nmiss; t++)
+		rq_encoding_symbol(p, T, C, miss[t], out[t]);
+	return st;
 }
 
 RqStatus
@@ -114,15 +138,20 @@ rq_decode_block(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 	size_t		rows_n = (size_t) p->Kp + n;
 	size_t		isi_size = sizeof(uint32_t) * rows_n;
 	size_t		row_size = sizeof(uint8_t *) * rows_n;
+	size_t		miss_size = (sizeof(uint32_t) + sizeof(uint8_t *)) * p->K;
 	size_t		c_size = (size_t) p->L * T;
 	uint32_t   *src_pos = rq_mem_alloc(env, pos_size);
 	Received   *rep = rq_mem_alloc(env, rep_size);
 	uint32_t   *isi = NULL;
 	const uint8_t **rows = NULL;
 	uint8_t    *C = NULL;
+	void	   *miss_buf = NULL;
+	uint32_t   *miss = NULL;
+	uint8_t   **miss_out = NULL;
 	uint32_t	nsrc,
 				nrep,
-				need;
+				need,
+				first;
 	RqStatus	st = RQ_OK;
 
 	rq_gf_init();
@@ -137,34 +166,50 @@ rq_decode_block(RqEnv *env, const RqParams *p, size_t T, uint32_t n,
 		st = RQ_ERR_TOO_FEW;
 		goto done;
 	}
-	if (nsrc < p->K)
-	{
-		need = p->K - nsrc;
-		isi = rq_mem_alloc(env, isi_size);
-		rows = rq_mem_alloc(env, row_size);
-		C = rq_mem_alloc(env, c_size);
-		if (isi == NULL || rows == NULL || C == NULL)
-		{
-			st = RQ_ALLOC_FAILURE(env);
-			goto done;
-		}
-		st = solve_with(env, p, T, src_pos, rep,
-						need + (nrep - need < RQ_EXTRA_FIRST ? nrep - need : RQ_EXTRA_FIRST),
-						sym, isi, rows, C);
-		if (st == RQ_ERR_SINGULAR && nrep > need + RQ_EXTRA_FIRST)
-			st = solve_with(env, p, T, src_pos, rep, nrep, sym, isi, rows, C);
-		if (st != RQ_OK)
-			goto done;
-	}
 	for (uint32_t i = 0; i < p->K; i++)
-	{
 		if (src_pos[i] != UINT32_MAX)
 			memcpy(out[i], sym[src_pos[i]], T);
-		else
-			rq_encoding_symbol(p, T, C, i, out[i]);
+	if (nsrc == p->K)
+		goto done;
+
+	need = p->K - nsrc;
+	first = need + (nrep - need < RQ_EXTRA_FIRST ? nrep - need : RQ_EXTRA_FIRST);
+	isi = rq_mem_alloc(env, isi_size);
+	rows = rq_mem_alloc(env, row_size);
+	miss_buf = rq_mem_alloc(env, miss_size);
+	if (!rq_dense_cheaper(p, T, nsrc + first, need))
+		C = rq_mem_alloc(env, c_size);
+	if (isi == NULL || rows == NULL || miss_buf == NULL ||
+		(C == NULL && !rq_dense_cheaper(p, T, nsrc + first, need)))
+	{
+		st = RQ_ALLOC_FAILURE(env);
+		goto done;
+	}
+	miss_out = miss_buf;
+	miss = (uint32_t *) (miss_out + p->K);
+	for (uint32_t i = 0, m = 0; i < p->K; i++)
+		if (src_pos[i] == UINT32_MAX)
+		{
+			miss[m] = i;
+			miss_out[m++] = out[i];
+		}
+	st = solve_with(env, p, T, src_pos, rep, first, sym, isi, rows, C, need, miss, miss_out);
+	if (st == RQ_ERR_SINGULAR && nrep > first)
+	{
+		if (C == NULL && !rq_dense_cheaper(p, T, nsrc + nrep, need))
+		{
+			C = rq_mem_alloc(env, c_size);
+			if (C == NULL)
+			{
+				st = RQ_ALLOC_FAILURE(env);
+				goto done;
+			}
+		}
+		st = solve_with(env, p, T, src_pos, rep, nrep, sym, isi, rows, C, need, miss, miss_out);
 	}
 done:
 	rq_mem_free(env, C, c_size);
+	rq_mem_free(env, miss_buf, miss_size);
 	rq_mem_free(env, rows, row_size);
 	rq_mem_free(env, isi, isi_size);
 	rq_mem_free(env, rep, rep_size);

@@ -290,3 +290,30 @@ rq_mad(uint8_t *dst, const uint8_t *src, uint8_t c, size_t len)
 #endif
 	mad_scalar(dst, src, c, len);
 }
+
+/*
+ * out[r] = sum over j < k of coef[r * k + j] * in[j], for r < rows (every
+ * out[r] overwritten), len bytes each: ISA-L's ec_encode_data, which makes
+ * several outputs in one pass over the inputs.  tables: 32 * k * rows bytes
+ * of scratch.
+ */
+void
+rq_dot_products(size_t len, int k, int rows, const uint8_t *coef,
+				const uint8_t *const *in, uint8_t *const *out, uint8_t *tables)
+{
+#ifdef RQ_X86
+	if (!force_scalar && len >= 64 && len <= INT32_MAX)
+	{
+		ec_init_tables(k, rows, (unsigned char *) coef, tables);
+		ec_encode_data((int) len, k, rows, tables, (unsigned char **) in, (unsigned char **) out);
+		return;
+	}
+#endif
+	(void) tables;
+	for (int r = 0; r < rows; r++)
+	{
+		memset(out[r], 0, len);
+		for (int j = 0; j < k; j++)
+			rq_mad(out[r], in[j], coef[(size_t) r * k + j], len);
+	}
+}

@@ -75,6 +75,66 @@ rq_block_packet(RqEnv *env, RqBlockEncoder *e, uint32_t esi, uint8_t *out)
 	return RQ_OK;
 }
 
+/* Repair symbols ESI first .. first + count - 1 of a small block, densely. */
+static RqStatus
+dense_repair(RqEnv *env, RqBlockEncoder *e, uint32_t first, uint32_t count, uint8_t *const *out)
+{
+	const RqParams *p = &e->p;
+	size_t		rows_size = (sizeof(uint32_t) + sizeof(uint8_t *)) * p->Kp;
+	size_t		tgt_size = (sizeof(uint32_t) + sizeof(uint8_t *)) * count;
+	void	   *rows_buf = rq_mem_alloc(env, rows_size);
+	void	   *tgt_buf = rq_mem_alloc(env, tgt_size);
+	RqStatus	st;
+
+	if (rows_buf == NULL || tgt_buf == NULL)
+		st = RQ_ALLOC_FAILURE(env);
+	else
+	{
+		const uint8_t **sym = rows_buf;
+		uint32_t   *isi = (uint32_t *) (sym + p->Kp);
+		uint8_t   **dest = tgt_buf;
+		uint32_t   *target = (uint32_t *) (dest + count);
+
+		for (uint32_t i = 0; i < p->Kp; i++)
+		{
+			isi[i] = i;
+			sym[i] = i < p->K ? e->src[i] : NULL;
+		}
+		for (uint32_t t = 0; t < count; t++)
+		{
+			rq_payload_id_pack(e->sbn, first + t, out[t]);
+			target[t] = rq_isi(p, first + t);
+			dest[t] = out[t] + RQ_PAYLOAD_ID_SIZE;
+		}
+		st = rq_dense_symbols(env, p, e->oti->T, p->Kp, isi, sym, count, target, dest);
+	}
+	rq_mem_free(env, tgt_buf, tgt_size);
+	rq_mem_free(env, rows_buf, rows_size);
+	return st;
+}
+
+RqStatus
+rq_block_packets(RqEnv *env, RqBlockEncoder *e, uint32_t first, uint32_t count, uint8_t *const *out)
+{
+	uint32_t	nsource = first >= e->p.K ? 0 : (count < e->p.K - first ? count : e->p.K - first);
+	uint32_t	nrepair = count - nsource;
+	RqStatus	st = RQ_OK;
+
+	for (uint32_t i = 0; i < nsource && st == RQ_OK; i++)
+		st = rq_block_packet(env, e, first + i, out[i]);
+	if (st != RQ_OK || nrepair == 0)
+		return st;
+	if (e->C == NULL && rq_dense_cheaper(&e->p, e->oti->T, e->p.K, nrepair))
+		return dense_repair(env, e, first + nsource, nrepair, out + nsource);
+	for (uint32_t i = nsource; i < count && st == RQ_OK; i++)
+	{
+		st = rq_block_packet(env, e, first + i, out[i]);
+		if (env->check != NULL && i % 256 == 0)
+			env->check(env->arg);
+	}
+	return st;
+}
+
 void
 rq_block_encoder_free(RqEnv *env, RqBlockEncoder *e)
 {

@@ -63,7 +63,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "encode") == 0 && argc == 6)
 	{
 		uint32_t	repair = (uint32_t) atoi(argv[3]);
-		uint8_t    *pk = malloc(RQ_PAYLOAD_ID_SIZE + o.T);
+		size_t		psize = RQ_PAYLOAD_ID_SIZE + o.T;
 
 		in = slurp(argv[4], &len);
 		if (in == NULL || len != o.F || (out = fopen(argv[5], "wb")) == NULL)
@@ -71,15 +71,19 @@ main(int argc, char **argv)
 		for (uint32_t b = 0; b < o.Z; b++)
 		{
 			RqBlockEncoder e;
+			uint32_t	count = rq_block_k(&lay, b) + repair;
+			uint8_t    *pk = malloc(count * psize);
+			uint8_t   **dest = malloc(sizeof(uint8_t *) * count);
 
+			for (uint32_t i = 0; i < count; i++)
+				dest[i] = pk + i * psize;
 			rq_block_encoder_init(&env, &e, &o, &lay, in, b);
-			for (uint32_t esi = 0; esi < rq_block_k(&lay, b) + repair; esi++)
-			{
-				if (rq_block_packet(&env, &e, esi, pk) != RQ_OK)
-					return 1;
-				fwrite(pk, 1, RQ_PAYLOAD_ID_SIZE + o.T, out);
-			}
+			if (rq_block_packets(&env, &e, 0, count, dest) != RQ_OK)
+				return 1;
+			fwrite(pk, 1, count * psize, out);
 			rq_block_encoder_free(&env, &e);
+			free(dest);
+			free(pk);
 		}
 		fclose(out);
 		return 0;

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 CC=${CC:-cc}
 bin=test/interop/bin
 mkdir -p "$bin"
-rq_sources="src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_oti.c src/rq_object.c"
+rq_sources="src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_dense.c src/rq_oti.c src/rq_object.c"
 status=0
 
 tap() {	# name command...: run, show, check the plan

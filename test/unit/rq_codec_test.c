@@ -6,7 +6,7 @@
  *	  RFC 6330's bounds, memory (peak far below K'^2, every byte given
  *	  back, the budget enforced) and the object layer with the payload IDs.
  */
-// sources: src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_oti.c src/rq_object.c
+// sources: src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_dense.c src/rq_oti.c src/rq_object.c
 // libs: -lisal
 #include "rq_test.h"
 
@@ -207,10 +207,44 @@ test_too_few_and_repeats(void)
 	block_free(&b);
 }
 
+/* Small blocks of large symbols decode densely (rq_dense.c): same bytes. */
+static void
+test_dense_paths(void)
+{
+	static const struct
+	{
+		uint32_t	K;
+		size_t		T;
+		int			keep;
+	}			cases[] = {{20, 40000, 90}, {29, 1024, 80}, {100, 4096, 95}, {10, 65535, 0}};
+	int			good = 0,
+				dense = 0;
+
+	for (size_t c = 0; c < 4; c++)
+	{
+		Block		b;
+		RqEnv		env = test_env();
+		uint32_t	esi[200];
+		uint32_t	n,
+					nsrc = 0;
+		bool		same;
+
+		block_make(&b, cases[c].K, cases[c].T);
+		n = random_esis(&b, cases[c].K + 2, cases[c].keep, esi);
+		for (uint32_t j = 0; j < n; j++)
+			nsrc += esi[j] < cases[c].K;
+		dense += rq_dense_cheaper(&b.p, b.T, n, cases[c].K - nsrc);
+		good += decode_esis(&b, n, esi, &same, &env) == RQ_OK && same && env.used == 0;
+		block_free(&b);
+	}
+	ok(good == 4 && dense == 4, "small blocks of large symbols decode densely (%d of 4 dense, %d right)", dense, good);
+}
+
 int
 main(void)
 {
-	printf("1..10\n");
+	printf("1..11\n");
+	test_dense_paths();
 	test_round_trips();
 	test_largest();
 	test_failure_rates();

@@ -9,7 +9,7 @@
  * each block in SBN order its K source packets, then R repair packets.
  * The object's bytes are data[i] = i * 7 + (i >> 8) * 13 + 1 (mod 256).
  */
-// sources: src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_oti.c src/rq_object.c
+// sources: src/rq_tables.c src/rq_gf256.c src/rq_tuple.c src/rq_env.c src/rq_solve.c src/rq_encode.c src/rq_decode.c src/rq_dense.c src/rq_oti.c src/rq_object.c
 // libs: -lisal
 #include "rq_test.h"
 
@@ -109,18 +109,31 @@ check_vector(const char *name, const Vector *v)
 	{
 		RqBlockEncoder e;
 		uint32_t	K = rq_block_k(&lay, b);
+		size_t		psize = RQ_PAYLOAD_ID_SIZE + o.T;
+		uint8_t    *all = malloc((K + v->repair) * psize);
+		uint8_t   **dest = malloc(sizeof(uint8_t *) * (K + v->repair));
 
+		/* one at a time (solving over the symbols), then all at once (dense when cheaper) */
 		rq_block_encoder_init(&env, &e, &o, &lay, data, b);
-		for (uint32_t esi = 0; esi < K + v->repair; esi++, j++)
+		for (uint32_t esi = 0; esi < K + v->repair; esi++)
 		{
 			rq_block_packet(&env, &e, esi, mine);
-			if (j >= v->npk || v->pklen != RQ_PAYLOAD_ID_SIZE + o.T ||
-				memcmp(mine, v->pk[j], v->pklen) != 0)
+			if (j + esi >= v->npk || v->pklen != psize || memcmp(mine, v->pk[j + esi], psize) != 0)
 				mismatches++;
 		}
 		rq_block_encoder_free(&env, &e);
+		for (uint32_t i = 0; i < K + v->repair; i++)
+			dest[i] = all + i * psize;
+		rq_block_encoder_init(&env, &e, &o, &lay, data, b);
+		rq_block_packets(&env, &e, 0, K + v->repair, dest);
+		for (uint32_t esi = 0; esi < K + v->repair; esi++, j++)
+			if (j >= v->npk || memcmp(dest[esi], v->pk[j], psize) != 0)
+				mismatches++;
+		rq_block_encoder_free(&env, &e);
+		free(all);
+		free(dest);
 	}
-	ok(j == v->npk && mismatches == 0, "%s: %u packets byte-identical to cberner/raptorq (%u differ)",
+	ok(j == v->npk && mismatches == 0, "%s: %u packets byte-identical to cberner/raptorq, one by one and all at once (%u differ)",
 	   name, v->npk, mismatches);
 
 	/* decode from cberner's packets with the first min(repair, K) of each block lost */
