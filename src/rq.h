@@ -113,6 +113,8 @@ uint8_t		rq_gf_inv(uint8_t a);	/* a != 0 */
 void		rq_xor(uint8_t *dst, const uint8_t *src, size_t len);
 /* dst ^= src[0] ^ ... ^ src[n-1] */
 void		rq_xor_many(uint8_t *dst, const uint8_t *const *src, int n, size_t len);
+/* dst = src[0] ^ ... ^ src[n-1] (zeros for n = 0; dst is not read) */
+void		rq_xor_set(uint8_t *dst, const uint8_t *const *src, int n, size_t len);
 /* dst *= c */
 void		rq_scale(uint8_t *dst, uint8_t c, size_t len);
 /* dst ^= c * src */

@@ -49,8 +49,7 @@ rq_encoding_symbol(const RqParams *p, size_t T, const uint8_t *C, uint32_t isi, 
 	const uint8_t *srcs[RQ_MAX_ROW_COLS];
 	int			n = rq_lt_cols(p, isi, cols);
 
-	memcpy(out, C + (size_t) cols[0] * T, T);
-	for (int j = 1; j < n; j++)
-		srcs[j - 1] = C + (size_t) cols[j] * T;
-	rq_xor_many(out, srcs, n - 1, T);
+	for (int j = 0; j < n; j++)
+		srcs[j] = C + (size_t) cols[j] * T;
+	rq_xor_set(out, srcs, n, T);
 }

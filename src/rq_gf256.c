@@ -160,18 +160,24 @@ mad_scalar(uint8_t *dst, const uint8_t *src, uint8_t c, size_t len)
 /* ---- x86 vector code ------------------------------------------------- */
 
 #ifdef RQ_X86
+/*
+ * dst ^= src[0] ^ ... ^ src[n-1], or with set, dst = src[0] ^ ... (dst not
+ * read): returns how many leading bytes were done.
+ */
 __attribute__((target("avx2")))
 static size_t
-xor_many_avx2(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
+xor_many_avx2(uint8_t *dst, const uint8_t *const *src, int n, size_t len, bool set)
 {
 	size_t		i = 0;
+	const uint8_t *first = set ? src[0] : dst;
+	int			from = set ? 1 : 0;
 
 	for (; i + 64 <= len; i += 64)
 	{
-		__m256i		a = _mm256_loadu_si256((const __m256i *) (dst + i));
-		__m256i		b = _mm256_loadu_si256((const __m256i *) (dst + i + 32));
+		__m256i		a = _mm256_loadu_si256((const __m256i *) (first + i));
+		__m256i		b = _mm256_loadu_si256((const __m256i *) (first + i + 32));
 
-		for (int j = 0; j < n; j++)
+		for (int j = from; j < n; j++)
 		{
 			a = _mm256_xor_si256(a, _mm256_loadu_si256((const __m256i *) (src[j] + i)));
 			b = _mm256_xor_si256(b, _mm256_loadu_si256((const __m256i *) (src[j] + i + 32)));
@@ -181,9 +187,9 @@ xor_many_avx2(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
 	}
 	for (; i + 32 <= len; i += 32)
 	{
-		__m256i		a = _mm256_loadu_si256((const __m256i *) (dst + i));
+		__m256i		a = _mm256_loadu_si256((const __m256i *) (first + i));
 
-		for (int j = 0; j < n; j++)
+		for (int j = from; j < n; j++)
 			a = _mm256_xor_si256(a, _mm256_loadu_si256((const __m256i *) (src[j] + i)));
 		_mm256_storeu_si256((__m256i *) (dst + i), a);
 	}
@@ -191,15 +197,17 @@ xor_many_avx2(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
 }
 
 static size_t
-xor_many_sse2(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
+xor_many_sse2(uint8_t *dst, const uint8_t *const *src, int n, size_t len, bool set)
 {
 	size_t		i = 0;
+	const uint8_t *first = set ? src[0] : dst;
+	int			from = set ? 1 : 0;
 
 	for (; i + 16 <= len; i += 16)
 	{
-		__m128i		a = _mm_loadu_si128((const __m128i *) (dst + i));
+		__m128i		a = _mm_loadu_si128((const __m128i *) (first + i));
 
-		for (int j = 0; j < n; j++)
+		for (int j = from; j < n; j++)
 			a = _mm_xor_si128(a, _mm_loadu_si128((const __m128i *) (src[j] + i)));
 		_mm_storeu_si128((__m128i *) (dst + i), a);
 	}
@@ -229,19 +237,35 @@ scale_avx2(uint8_t *dst, uint8_t c, size_t len)
 
 /* ---- the symbol operations --------------------------------------------- */
 
-void
-rq_xor_many(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
+static void
+xor_many(uint8_t *dst, const uint8_t *const *src, int n, size_t len, bool set)
 {
 	size_t		done = 0;
 
-	if (n <= 0)
-		return;
 #ifdef RQ_X86
 	if (!force_scalar)
-		done = use_avx2 ? xor_many_avx2(dst, src, n, len) : xor_many_sse2(dst, src, n, len);
+		done = use_avx2 ? xor_many_avx2(dst, src, n, len, set) : xor_many_sse2(dst, src, n, len, set);
 #endif
-	for (int j = 0; j < n; j++)
+	if (set && done < len)
+		memcpy(dst + done, src[0] + done, len - done);
+	for (int j = set ? 1 : 0; j < n; j++)
 		xor_scalar(dst + done, src[j] + done, len - done);
+}
+
+void
+rq_xor_many(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
+{
+	if (n > 0)
+		xor_many(dst, src, n, len, false);
+}
+
+void
+rq_xor_set(uint8_t *dst, const uint8_t *const *src, int n, size_t len)
+{
+	if (n <= 0)
+		memset(dst, 0, len);
+	else
+		xor_many(dst, src, n, len, true);
 }
 
 void

@@ -50,6 +50,8 @@
 #define NIL UINT32_MAX
 #define CHECK_EVERY 1024
 
+
+
 enum
 {
 	COL_V = 0,
@@ -85,7 +87,8 @@ typedef struct Solver
 	uint32_t	u;				/* inactive columns */
 	uint32_t   *uf_parent;		/* W: union-find scratch for r = 2 */
 	uint32_t   *uf_size;
-	uint32_t   *pair;			/* 2 * M: V columns of r = 2 rows */
+	uint32_t   *pair;			/* 2 * M: the V columns of each r = 2 row */
+	uint8_t    *pair_ok;		/* M: pair[] is current (reset as degrees change) */
 	size_t		words;			/* 64-bit words of a U-state */
 	uint64_t   *ustate;			/* npiv * words */
 	uint32_t	ticks;
@@ -293,6 +296,7 @@ column_leaves_v(Solver *s, uint32_t c, uint8_t state)
 			continue;
 		bucket_remove(s, r);
 		s->deg[r]--;
+		s->pair_ok[r] = 0;
 		bucket_insert(s, r);
 		if (s->deg[r] >= 1 && s->deg[r] < s->mindeg)
 			s->mindeg = s->deg[r];
@@ -327,33 +331,30 @@ v_pair(const Solver *s, uint32_t r, uint32_t *c1, uint32_t *c2)
 
 /*
  * An r = 2 row in the largest connected component of the graph whose
- * vertices are V columns and whose edges are the r = 2 rows.
+ * vertices are V columns and whose edges are the r = 2 rows (union-find
+ * over the bucket; each row's two V columns are found once per degree).
  */
 static uint32_t
 choose_in_largest_component(Solver *s)
 {
 	uint32_t	best_root = NIL;
 	uint32_t	best_size = 0;
-	uint32_t	npairs = 0;
 
 	for (uint32_t r = s->bhead[2]; r != NIL; r = s->bnext[r])
 	{
-		uint32_t	c1 = 0,
-					c2 = 0;
-
-		v_pair(s, r, &c1, &c2);
-		s->pair[2 * npairs] = c1;
-		s->pair[2 * npairs + 1] = c2;
-		s->uf_parent[c1] = c1;
-		s->uf_parent[c2] = c2;
-		s->uf_size[c1] = s->uf_size[c2] = 1;
-		npairs++;
-		tick(s);
+		if (!s->pair_ok[r])
+		{
+			v_pair(s, r, &s->pair[2 * r], &s->pair[2 * r + 1]);
+			s->pair_ok[r] = 1;
+		}
+		s->uf_parent[s->pair[2 * r]] = s->pair[2 * r];
+		s->uf_parent[s->pair[2 * r + 1]] = s->pair[2 * r + 1];
+		s->uf_size[s->pair[2 * r]] = s->uf_size[s->pair[2 * r + 1]] = 1;
 	}
-	for (uint32_t e = 0; e < npairs; e++)
+	for (uint32_t r = s->bhead[2]; r != NIL; r = s->bnext[r])
 	{
-		uint32_t	x = uf_find(s->uf_parent, s->pair[2 * e]);
-		uint32_t	y = uf_find(s->uf_parent, s->pair[2 * e + 1]);
+		uint32_t	x = uf_find(s->uf_parent, s->pair[2 * r]);
+		uint32_t	y = uf_find(s->uf_parent, s->pair[2 * r + 1]);
 
 		if (x != y)
 		{
@@ -372,9 +373,10 @@ choose_in_largest_component(Solver *s)
 			best_size = s->uf_size[x];
 			best_root = x;
 		}
+		tick(s);
 	}
-	for (uint32_t r = s->bhead[2], e = 0; r != NIL; r = s->bnext[r], e++)
-		if (uf_find(s->uf_parent, s->pair[2 * e]) == best_root)
+	for (uint32_t r = s->bhead[2]; r != NIL; r = s->bnext[r])
+		if (uf_find(s->uf_parent, s->pair[2 * r]) == best_root)
 			return r;
 	return s->bhead[2];
 }
@@ -456,6 +458,7 @@ phase1(Solver *s, Allocs *a)
 	s->uf_parent = take(s, a, sizeof(uint32_t) * p->W);
 	s->uf_size = take(s, a, sizeof(uint32_t) * p->W);
 	s->pair = take(s, a, sizeof(uint32_t) * 2 * s->M);
+	s->pair_ok = take(s, a, s->M);
 	s->maxdeg = 0;
 	for (uint32_t r = 0; r < s->M; r++)
 		if (s->deg[r] > s->maxdeg)
@@ -463,7 +466,8 @@ phase1(Solver *s, Allocs *a)
 	s->bhead = take(s, a, sizeof(uint32_t) * (s->maxdeg + 1));
 	if (s->cstate == NULL || s->cidx == NULL || s->rdone == NULL || s->bnext == NULL ||
 		s->bprev == NULL || s->piv_row == NULL || s->piv_col == NULL ||
-		s->uf_parent == NULL || s->uf_size == NULL || s->pair == NULL || s->bhead == NULL)
+		s->uf_parent == NULL || s->uf_size == NULL || s->pair == NULL || s->pair_ok == NULL ||
+		s->bhead == NULL)
 		return RQ_ALLOC_FAILURE(s->env);
 
 	for (uint32_t d = 0; d <= s->maxdeg; d++)
@@ -536,7 +540,26 @@ pivot_ustates(Solver *s, Allocs *a)
 	return RQ_OK;
 }
 
-/* bytes[i] ^= bit i of bits, for i < u */
+/* byte b spread over 8 bytes of 0 or 1, bit i to byte i */
+static uint64_t spread[256];
+
+static void
+spread_init(void)
+{
+	if (spread[255] != 0)
+		return;
+	for (int b = 0; b < 256; b++)
+	{
+		uint64_t	v = 0;
+
+		for (int i = 0; i < 8; i++)
+			if (b & (1 << i))
+				v |= UINT64_C(1) << (8 * i);
+		spread[b] = v;
+	}
+}
+
+/* bytes[i] ^= bit i of bits, for i < u (bytes has room for u rounded up to 8) */
 static void
 xor_bits_as_bytes(uint8_t *bytes, const uint64_t *bits, uint32_t u)
 {
@@ -544,12 +567,16 @@ xor_bits_as_bytes(uint8_t *bytes, const uint64_t *bits, uint32_t u)
 	{
 		uint64_t	x = bits[w];
 
-		while (x != 0)
+		for (uint32_t k = 0; x != 0 && k < 8; k++, x >>= 8)
 		{
-			int			b = __builtin_ctzll(x);
+			uint64_t	v;
+			uint8_t    *at = bytes + w * 64 + k * 8;
 
-			bytes[w * 64 + b] ^= 1;
-			x &= x - 1;
+			if ((x & 0xff) == 0)
+				continue;
+			memcpy(&v, at, 8);
+			v ^= spread[x & 0xff];
+			memcpy(at, &v, 8);
 		}
 	}
 }
@@ -614,7 +641,7 @@ hdpc_dense_rows(Solver *s, Allocs *a, uint8_t *rows, uint8_t *rhs, const uint8_t
 {
 	const RqParams *p = s->p;
 	uint32_t	last = p->Kp + p->S - 1;
-	uint8_t    *z = take(s, a, s->u + 1);
+	uint8_t    *z = take(s, a, s->u + 8);
 	uint8_t    *zs = take(s, a, s->T);
 
 	if (z == NULL || zs == NULL)
@@ -718,7 +745,7 @@ solve_dense(Solver *s, Allocs *a, uint8_t *C)
 {
 	uint32_t	nb = s->M - s->npiv;
 	uint32_t	nd = nb + s->p->H;
-	uint8_t    *rows = take(s, a, (size_t) nd * s->u + 1);
+	uint8_t    *rows = take(s, a, (size_t) nd * s->u + 8);
 	uint8_t    *rhs = take(s, a, (size_t) nd * s->T);
 	uint8_t    *binary = take(s, a, nd);
 	uint64_t   *bits = take(s, a, sizeof(uint64_t) * (s->words + 1));
@@ -753,7 +780,7 @@ solve_dense(Solver *s, Allocs *a, uint8_t *C)
 static void
 sparse_pass(Solver *s, uint8_t *C, bool with_inactive)
 {
-	const uint8_t *srcs[16];
+	const uint8_t *srcs[RQ_MAX_ROW_COLS + 1];
 
 	for (uint32_t k = 0; k < s->npiv; k++)
 	{
@@ -761,11 +788,10 @@ sparse_pass(Solver *s, uint8_t *C, bool with_inactive)
 		uint8_t    *dst = C + (size_t) s->piv_col[k] * s->T;
 		const uint8_t *d = row_symbol(s, r);
 		int			nsrc = 0;
+		bool		first = true;
 
 		if (d != NULL)
-			memcpy(dst, d, s->T);
-		else
-			memset(dst, 0, s->T);
+			srcs[nsrc++] = d;
 		for (uint32_t j = s->rstart[r]; j < s->rstart[r + 1]; j++)
 		{
 			uint32_t	c = s->rcols[j];
@@ -773,13 +799,21 @@ sparse_pass(Solver *s, uint8_t *C, bool with_inactive)
 			if (c == s->piv_col[k] || (!with_inactive && s->cstate[c] == COL_INACTIVE))
 				continue;
 			srcs[nsrc++] = C + (size_t) c * s->T;
-			if (nsrc == 16)
+			if (nsrc == RQ_MAX_ROW_COLS)
 			{
-				rq_xor_many(dst, srcs, nsrc, s->T);
+				/* only LDPC rows are this long */
+				if (first)
+					rq_xor_set(dst, srcs, nsrc, s->T);
+				else
+					rq_xor_many(dst, srcs, nsrc, s->T);
+				first = false;
 				nsrc = 0;
 			}
 		}
-		rq_xor_many(dst, srcs, nsrc, s->T);
+		if (first)
+			rq_xor_set(dst, srcs, nsrc, s->T);
+		else
+			rq_xor_many(dst, srcs, nsrc, s->T);
 		tick(s);
 	}
 }
@@ -793,6 +827,7 @@ rq_solve(RqEnv *env, const RqParams *p, size_t T, uint32_t n, const uint32_t *is
 	RqStatus	st;
 
 	rq_gf_init();
+	spread_init();
 	memset(&s, 0, sizeof(s));
 	a.n = 0;
 	s.env = env;
