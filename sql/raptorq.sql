@@ -74,6 +74,11 @@ SELECT pg_temp.err($$SELECT dht.rq_encode(data || '\x00', oti) FROM obj$$);
 SELECT pg_temp.err($$SELECT dht.rq_encode(data, oti, -1) FROM obj$$);
 SELECT pg_temp.err($$SELECT dht.rq_encode(data, oti, 16777216 - 63 + 1) FROM obj$$);
 
+-- results over 1 GB (54000), refused before anything is coded
+SELECT pg_temp.err($$SELECT dht.rq_encode(pg_temp.bytes(1000), dht.rq_oti(1000, 1000), 16777214)$$);
+SELECT pg_temp.err($$SELECT dht.rq_holder_fragment(pg_temp.bytes(1000), dht.rq_oti(1000, 1000), 0, 16777215)$$);
+SELECT pg_temp.err($$SELECT dht.rq_packets(pg_temp.bytes(1000), dht.rq_oti(1000, 1000), 0, 1, 16777215)$$);
+
 -- rq_packets: any ESI range of one block; bad block or range (22023).
 SELECT rq_packets(data, oti, 0, 10, 3) = p[11:13] AS same_as_encode,
        rq_packets(data, oti, 0, 60, 8) = p[61:68] AS across_source_and_repair,
