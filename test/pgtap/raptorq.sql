@@ -6,7 +6,7 @@
 CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 SET LOCAL client_min_messages = warning;
 
@@ -127,6 +127,19 @@ SELECT is(ARRAY[dht.rq_plan_holders(29, 1, 1.0, 0.98), dht.rq_plan_holders(29, 1
 SELECT ok(bool_and(dht.rq_plan_holders(29, 1, p, t) >= dht.plan_redundancy(29, p, t)),
           'never fewer holders than an MDS code would need')
 FROM (VALUES (0.9, 0.999999), (0.5, 0.999999999), (0.99, 0.999999999), (0.8, 0.99), (0.999, 0.9)) v(p, t);
+
+-- Query cancel reaches into the coder: statement_timeout stops a 64 MiB encode.
+CREATE TEMP TABLE big AS SELECT decode(repeat(md5('big'), 4194304), 'hex') AS d;
+CREATE FUNCTION pg_temp.encode_big() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM cardinality(dht.rq_encode(d, dht.rq_oti(length(d), 1024, 2), 6554)) FROM big;
+    RETURN 'finished';
+EXCEPTION WHEN query_canceled THEN
+    RETURN 'canceled';
+END $$;
+SET LOCAL statement_timeout = '10ms';
+SELECT is(pg_temp.encode_big(), 'canceled', 'statement_timeout cancels a 64 MiB rq_encode (57014, caught)');
+SET LOCAL statement_timeout = 0;
 
 SELECT * FROM finish();
 ROLLBACK;
