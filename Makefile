@@ -10,6 +10,8 @@
 #   make test       install dependencies, build, install, run every test
 #   make demo       run the demo on a throwaway cluster
 #   make bench      run the benchmarks under bench/
+#   make check-long the slow checks make test leaves out (every K' of RFC 6330's
+#                   Table 2 gives a non-singular constraint matrix, ...)
 
 PG_CONFIG ?= pg_config
 
@@ -33,7 +35,7 @@ ERASURE_LIBS   := $(shell pkg-config --libs erasurecode-1 2>/dev/null || echo -l
 
 PG_CPPFLAGS = -I$(shell $(PG_CONFIG) --includedir 2>/dev/null) $(shell pkg-config --cflags libsodium) $(ERASURE_CFLAGS)
 PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(DHT_EXTRA_CFLAGS)
-SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lpq -lm
+SHLIB_LINK  = $(shell pkg-config --libs libsodium) $(ERASURE_LIBS) -lisal -lpq -lm
 
 EXTRA_CLEAN = $(DATA_built) test/fuzz/*_fuzz bench/bin
 
@@ -64,7 +66,7 @@ all: $(DATA_built)
 # stale object that disagrees with a struct's layout is a silent wrong answer.
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: test demo bench deps fuzz
+.PHONY: test demo bench deps fuzz check-long
 deps:
 	scripts/install-deps.sh
 
@@ -79,3 +81,6 @@ bench:
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+check-long:
+	RQ_CHECK_LONG=1 test/unit/run.sh test/unit/rq_tables_test.c

@@ -9,7 +9,11 @@ packages=(
     postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
     libsodium-dev liberasurecode-dev libisal2 libjerasure2
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+    libisal-dev liblcrq-dev
 )
+# node and npm for the RaptorQ interoperability suite (npm raptorq 1.7.24),
+# unless a node is there already (some machines have a newer one)
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 [ "${DHT_BENCH_DEPS:-}" = 1 ] && packages+=(ceph-base bc)
 
 missing=()

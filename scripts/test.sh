@@ -6,6 +6,8 @@
 #   3. multi-server TAP (test/t/)         clusters of PostgreSQL::Test::Cluster
 #   4. pure-C unit tests (test/unit/)     placement engine, parsers, ...
 #   5. libFuzzer harnesses (test/fuzz/)   a short run each
+#   6. RaptorQ interoperability           liblcrq and npm raptorq 1.7.24
+#      (test/interop/run.sh)
 # and ends with one line "suites: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +48,9 @@ test/unit/run.sh; record unit $?
 
 say "fuzz"
 scripts/fuzz.sh "${FUZZ_SECONDS:-15}"; record fuzz $?
+
+say "RaptorQ interoperability"
+test/interop/run.sh; record interop $?
 
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"

@@ -61,6 +61,20 @@ binomial_sum(int n, int lo, int hi, double p)
 }
 
 double
+dht_log_binomial_pmf(int n, int i, double p)
+{
+	double		lc;
+
+	if (p >= 1.0)
+		return i == n ? 0.0 : -INFINITY;
+	if (n <= DHT_RED_MAX_SHARDS)
+		lc = log_choose(n, i);
+	else
+		lc = lgamma(n + 1.0) - lgamma(i + 1.0) - lgamma(n - i + 1.0);
+	return lc + i * log(p) + (n - i) * log1p(-p);
+}
+
+double
 dht_unavailability(int n, int k, double p)
 {
 	if (k > n)

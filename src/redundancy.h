@@ -23,6 +23,12 @@ double		dht_availability(int n, int k, double p);
 double		dht_unavailability(int n, int k, double p);
 
 /*
+ * ln(C(n,i) p^i (1-p)^(n-i)), for 0 <= i <= n and 0 < p <= 1 (any n: the
+ * log-gamma function beyond 255).  rq_plan.c builds on it.
+ */
+double		dht_log_binomial_pmf(int n, int i, double p);
+
+/*
  * The smallest n in k..255 with dht_availability(n, k, p) >= target, in
  * *n_out.  On DHT_RED_UNREACHABLE, *n_out is 255.
  */

@@ -54,6 +54,7 @@ ALTER INDEX dht.placement_log_node_idx RENAME TO placement_log_v01_node_idx;
 GRANT USAGE ON SCHEMA dht TO dht_replication;
 
 -- 3. 0.2.0's objects.
+--@include 45_raptorq.sql
 --@include 48_holders.sql
 --@include 51_tokens.sql
 --@include 52_digest.sql
