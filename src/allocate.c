@@ -91,6 +91,11 @@ new_holders(AllocCall *call, const Alloc *a, uint32 stamp, uint32 life)
 	set->meta_stamp = stamp;
 	set->life_start = life;
 	set->epoch = (uint32) call->epoch;
+	if (call->sla->raptorq)
+	{
+		set->flags |= HOLDERS_RAPTORQ;
+		set->symbols_per_holder = (uint16) call->sla->symbols_per_holder;
+	}
 	set->n = call->nshards;
 	set->entries = palloc0(sizeof(HolderEntry) * call->nshards);
 	for (int i = 0; i < call->nshards; i++)

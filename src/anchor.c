@@ -1037,7 +1037,7 @@ anchor_remove_peer(PG_FUNCTION_ARGS)
  * (called by the procedure dht.anchor_resume in 70_anchor.sql)
  * ---------------------------------------------------------------------- */
 
-/* Publish the token rows again and clear the pause. */
+/* Publish the token rows and every SLA class column again; clear the pause. */
 Datum
 anchor_unpause(PG_FUNCTION_ARGS)
 {
@@ -1053,9 +1053,16 @@ anchor_unpause(PG_FUNCTION_ARGS)
 			spi_text1("SELECT tablename::text FROM pg_catalog.pg_publication_tables "
 					  "WHERE schemaname = 'dht' AND tablename = 'token_log' AND pubname = $1",
 					  publication_name(me)) == NULL)
+		{
 			spi_exec(psprintf("ALTER PUBLICATION %s ADD TABLE %s WHERE (origin = %s)",
 							  quote_identifier(publication_name(me)), TOKEN_TABLE,
 							  quote_literal_cstr(me)));
+			/* every column of dht.sla_log again (the upgrade published 0.1.0's) */
+			spi_exec(psprintf("ALTER PUBLICATION %s DROP TABLE dht.sla_log",
+							  quote_identifier(publication_name(me))));
+			spi_exec(psprintf("ALTER PUBLICATION %s ADD TABLE dht.sla_log WHERE (origin = %s)",
+							  quote_identifier(publication_name(me)), quote_literal_cstr(me)));
+		}
 		spi_exec("UPDATE dht.anchor_self SET sync_paused = false");
 	}
 	SPI_finish();

@@ -1,7 +1,7 @@
 /*
  * events.c
- *	  Events on an allocated token: dht.release, dht.confirm, and the moves
- *	  dht.repair applies (events.h).
+ *	  Events on an allocated token: dht.release, dht.confirm,
+ *	  dht.record_oti, and the moves dht.repair applies (events.h).
  *
  * Every event follows one pattern: take the token's lock and a fresh
  * snapshot, read and resolve its rows, check that the event still applies
@@ -23,11 +23,13 @@
 #include "holders_sql.h"
 #include "key.h"
 #include "registry_cache.h"
+#include "rq.h"
 #include "token.h"
 #include "tokenrows.h"
 
 PG_FUNCTION_INFO_V1(dht_release);
 PG_FUNCTION_INFO_V1(dht_confirm);
+PG_FUNCTION_INFO_V1(dht_record_oti);
 
 /* This anchor's row as it will be written: metadata of the winning row. */
 static HolderSet *
@@ -44,6 +46,13 @@ own_row_draft(const TokenRows *tr)
 	set->meta_stamp = meta->meta_stamp;
 	set->life_start = meta->life_start;
 	set->epoch = meta->epoch;
+	set->symbols_per_holder = meta->symbols_per_holder;
+	if (own != NULL && own->oti_stamp != 0 && own->oti_stamp >= meta->life_start &&
+		(meta->flags & HOLDERS_RAPTORQ))
+	{
+		set->oti_stamp = own->oti_stamp;
+		memcpy(set->oti, own->oti, HOLDERS_OTI_LEN);
+	}
 	set->entries = palloc(sizeof(HolderEntry) * cap);
 	for (int i = 0; own != NULL && i < own->n; i++)
 		if (own->entries[i].stamp >= meta->life_start)
@@ -209,7 +218,120 @@ dht_confirm(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* ---- dht.record_oti(token, oti) */
+
+static void
+check_oti(const bytea *oti, RqOti *o)
+{
+	RqOtiStatus st = rq_oti_unpack((const uint8 *) VARDATA_ANY(oti), VARSIZE_ANY_EXHDR(oti), o);
+
+	if (st == RQ_OTI_OK)
+		st = rq_oti_check(o);
+	if (st != RQ_OTI_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid RaptorQ OTI"),
+				 errdetail("%s", rq_oti_status_text(st))));
+}
+
+/* The token's class codes with RaptorQ, and its blocks fit the holders. */
+static void
+check_token_takes_oti(Datum token, const TokenRows *tr, const RqOti *o)
+{
+	const HolderSet *meta;
+	RqLayout	lay;
+	int			k;
+
+	if (!tr->res.live)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token \"%s\" is not allocated", token_text(token))));
+	meta = tr->rows[tr->res.meta_row].set;
+	if (!(meta->flags & HOLDERS_RAPTORQ))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token \"%s\" is not coded with RaptorQ", token_text(token)),
+				 errdetail("Its SLA class \"%s\" codes with Reed-Solomon, whose fragments describe themselves.",
+						   tr->rows[tr->res.meta_row].sla)));
+	rq_layout(o, &lay);
+	k = meta->data_shards * meta->symbols_per_holder;
+	if (lay.KL > (uint32) k)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the OTI's source blocks are larger than token \"%s\" is coded for", token_text(token)),
+				 errdetail("Its largest source block has %u source symbols; %d holders of %d symbols hold %d.",
+						   lay.KL, meta->data_shards, meta->symbols_per_holder, k),
+				 errhint("Use a larger symbol size or more source blocks.")));
+}
+
+Datum
+dht_record_oti(PG_FUNCTION_ARGS)
+{
+	Datum		token;
+	bytea	   *oti;
+	RqOti		o;
+	uint8		key[DHT_KEY_LEN];
+	TokenRows	tr;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token and oti must not be NULL")));
+	token = PG_GETARG_DATUM(0);
+	oti = PG_GETARG_BYTEA_PP(1);
+	check_oti(oti, &o);
+	token_key_of(token, key);
+	SPI_connect();
+	token_lock_and_refresh(key);
+	token_rows_read(token, dht_origin(), &tr);
+	check_token_takes_oti(token, &tr, &o);
+	if (tr.res.oti_row >= 0 &&
+		memcmp(tr.rows[tr.res.oti_row].set->oti, VARDATA_ANY(oti), HOLDERS_OTI_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("token \"%s\" already has a different OTI", token_text(token)),
+				 errdetail("Its holders store symbols coded under the OTI recorded first."),
+				 errhint("To store other data, release the token and allocate it again.")));
+	if (tr.res.oti_row < 0)
+	{
+		HolderSet  *draft = own_row_draft(&tr);
+
+		draft->oti_stamp = token_stamp_now(tr.res.max_stamp);
+		memcpy(draft->oti, VARDATA_ANY(oti), HOLDERS_OTI_LEN);
+		write_draft(token, &tr, draft);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
 /* ---- moves (dht.repair) */
+
+/*
+ * The range of a new holder of shard: the shard itself (Reed-Solomon: the
+ * fragment index), or with RaptorQ one above every range any row of the
+ * token ever gave out, so the replacement's symbols are ones nobody held.
+ */
+static uint16
+replacement_range(Datum token, const TokenRows *tr, int shard)
+{
+	const HolderSet *meta = tr->rows[tr->res.meta_row].set;
+	int64		next = 0;
+
+	if (!(meta->flags & HOLDERS_RAPTORQ))
+		return (uint16) shard;
+	for (int r = 0; r < tr->nrows; r++)
+		for (int i = 0; i < tr->rows[r].set->n; i++)
+			next = Max(next, (int64) tr->rows[r].set->entries[i].range + 1);
+	if (next > PG_UINT16_MAX || (next + 1) * meta->symbols_per_holder - 1 > RQ_MAX_ESI)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("token \"%s\" has no fresh RaptorQ symbols left", token_text(token)),
+				 errdetail("Its holders were given %lld ranges of %d symbols; ESIs are 24-bit and ranges 16-bit.",
+						   (long long) next, meta->symbols_per_holder),
+				 errhint("Release the token and allocate it again (its data is then coded afresh).")));
+	return (uint16) next;
+}
 
 bool
 event_move(Datum token, int shard, const uint8 *from_id, const uint8 *to_id)
@@ -235,7 +357,7 @@ event_move(Datum token, int shard, const uint8 *from_id, const uint8 *to_id)
 		memset(&to, 0, sizeof(to));
 		to.ref = holders_ref_of(to_id);
 		to.shard = (uint8) shard;
-		to.range = (uint16) shard;
+		to.range = replacement_range(token, &tr, shard);
 		set_entry(draft, &to, HOLDER_PENDING, stamp);
 		write_draft(token, &tr, draft);
 		applied = true;

@@ -49,6 +49,8 @@ holders_error_message(HoldersError err)
 			return "Entries are not in strictly ascending (shard, node) order.";
 		case HOLDERS_TOO_MANY:
 			return "A value holds at most 1024 entries.";
+		case HOLDERS_BAD_RAPTORQ:
+			return "The RaptorQ block needs 1 or more symbols per holder, zero reserved bytes, and no OTI without a stamp.";
 	}
 	return "Unknown error.";
 }
@@ -92,6 +94,8 @@ holders_count_upper(size_t len)
 {
 	size_t		n = len < HOLDERS_HEADER_LEN ? 0 : (len - HOLDERS_HEADER_LEN) / ENTRY_BASE_LEN;
 
+	/* (the RaptorQ block only makes the bound looser) */
+
 	return n > HOLDERS_MAX_ENTRIES ? HOLDERS_MAX_ENTRIES + 1 : (int) n;
 }
 
@@ -122,6 +126,36 @@ decode_header(const uint8_t *data, size_t len, HolderSet *set)
 	set->meta_stamp = get32(data + 4);
 	set->life_start = get32(data + 8);
 	set->epoch = get32(data + 12);
+	set->symbols_per_holder = 0;
+	set->oti_stamp = 0;
+	memset(set->oti, 0, HOLDERS_OTI_LEN);
+	return HOLDERS_OK;
+}
+
+static bool
+all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+/* The RaptorQ block after the header; advances *pos. */
+static HoldersError
+decode_raptorq(const uint8_t *data, size_t len, size_t *pos, HolderSet *set)
+{
+	const uint8_t *p = data + *pos;
+
+	if (len - *pos < HOLDERS_RQ_LEN)
+		return HOLDERS_TRUNCATED;
+	set->symbols_per_holder = (uint16_t) (p[0] << 8 | p[1]);
+	set->oti_stamp = get32(p + 4);
+	memcpy(set->oti, p + 8, HOLDERS_OTI_LEN);
+	if (set->symbols_per_holder == 0 || p[2] != 0 || p[3] != 0 ||
+		(set->oti_stamp == 0 && !all_zero(set->oti, HOLDERS_OTI_LEN)))
+		return HOLDERS_BAD_RAPTORQ;
+	*pos += HOLDERS_RQ_LEN;
 	return HOLDERS_OK;
 }
 
@@ -158,6 +192,19 @@ decode_entry(const uint8_t *data, size_t len, size_t *pos, bool raptorq, HolderE
 }
 
 HoldersError
+holders_decode_header(const uint8_t *data, size_t len, HolderSet *set, size_t *entries_at)
+{
+	HoldersError err = decode_header(data, len, set);
+
+	*entries_at = HOLDERS_HEADER_LEN;
+	set->n = 0;
+	set->entries = NULL;
+	if (err == HOLDERS_OK && (set->flags & HOLDERS_RAPTORQ))
+		err = decode_raptorq(data, len, entries_at, set);
+	return err;
+}
+
+HoldersError
 holders_decode(const uint8_t *data, size_t len, HolderSet *set, HolderEntry *entries)
 {
 	HoldersError err = decode_header(data, len, set);
@@ -169,6 +216,8 @@ holders_decode(const uint8_t *data, size_t len, HolderSet *set, HolderEntry *ent
 	if (err != HOLDERS_OK)
 		return err;
 	raptorq = (set->flags & HOLDERS_RAPTORQ) != 0;
+	if (raptorq && (err = decode_raptorq(data, len, &pos, set)) != HOLDERS_OK)
+		return err;
 	while (pos < len)
 	{
 		HolderEntry *e;
@@ -189,8 +238,9 @@ holders_decode(const uint8_t *data, size_t len, HolderSet *set, HolderEntry *ent
 size_t
 holders_encoded_len(const HolderSet *set)
 {
-	size_t		len = HOLDERS_HEADER_LEN;
-	size_t		entry = ENTRY_BASE_LEN + ((set->flags & HOLDERS_RAPTORQ) ? RANGE_LEN : 0);
+	bool		raptorq = (set->flags & HOLDERS_RAPTORQ) != 0;
+	size_t		len = HOLDERS_HEADER_LEN + (raptorq ? HOLDERS_RQ_LEN : 0);
+	size_t		entry = ENTRY_BASE_LEN + (raptorq ? RANGE_LEN : 0);
 
 	for (int i = 0; i < set->n; i++)
 		len += entry + (set->entries[i].has_digest ? HOLDERS_DIGEST_LEN : 0);
@@ -210,6 +260,17 @@ holders_encode(const HolderSet *set, uint8_t *out)
 	put32(out + 4, set->meta_stamp);
 	put32(out + 8, set->life_start);
 	put32(out + 12, set->epoch);
+	if (raptorq)
+	{
+		uint8_t    *p = out + pos;
+
+		p[0] = (uint8_t) (set->symbols_per_holder >> 8);
+		p[1] = (uint8_t) set->symbols_per_holder;
+		p[2] = p[3] = 0;
+		put32(p + 4, set->oti_stamp);
+		memcpy(p + 8, set->oti, HOLDERS_OTI_LEN);
+		pos += HOLDERS_RQ_LEN;
+	}
 	for (int i = 0; i < set->n; i++)
 	{
 		const HolderEntry *e = &set->entries[i];
@@ -298,11 +359,32 @@ winning_meta_row(const HolderRow *rows, int nrows, uint32_t *max_stamp)
 
 		if (s->meta_stamp > *max_stamp)
 			*max_stamp = s->meta_stamp;
+		if (s->oti_stamp > *max_stamp)
+			*max_stamp = s->oti_stamp;
 		for (int i = 0; i < s->n; i++)
 			if (s->entries[i].stamp > *max_stamp)
 				*max_stamp = s->entries[i].stamp;
 		if (best < 0 || later(s->meta_stamp, rows[r].origin,
 							  rows[best].set->meta_stamp, rows[best].origin))
+			best = r;
+	}
+	return best;
+}
+
+/* The row with the greatest (OTI stamp, origin) of this life, or -1. */
+static int
+winning_oti_row(const HolderRow *rows, int nrows, uint32_t life)
+{
+	int			best = -1;
+
+	for (int r = 0; r < nrows; r++)
+	{
+		const HolderSet *s = rows[r].set;
+
+		if (!(s->flags & HOLDERS_RAPTORQ) || s->oti_stamp == 0 || s->oti_stamp < life)
+			continue;
+		if (best < 0 || later(s->oti_stamp, rows[r].origin,
+							  rows[best].set->oti_stamp, rows[best].origin))
 			best = r;
 	}
 	return best;
@@ -328,11 +410,13 @@ holders_resolve(const HolderRow *rows, int nrows, Resolution *res, ResolvedHolde
 
 	res->meta_row = winning_meta_row(rows, nrows, &res->max_stamp);
 	res->n = 0;
+	res->oti_row = -1;
 	res->live = res->meta_row >= 0 &&
 		!(rows[res->meta_row].set->flags & HOLDERS_RELEASED);
 	if (!res->live)
 		return;
 	life = rows[res->meta_row].set->life_start;
+	res->oti_row = winning_oti_row(rows, nrows, life);
 	for (int r = 0; r < nrows; r++)
 		for (int i = 0; i < rows[r].set->n; i++)
 			if (rows[r].set->entries[i].stamp >= life)

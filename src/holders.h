@@ -19,6 +19,12 @@
  *		8..11	life start: entries stamped earlier belong to an allocation
  *				that was released since, and are dead
  *		12..15	placement epoch of the allocation
+ *	  with HOLDERS_RAPTORQ, a RaptorQ block (20 bytes):
+ *		0..1	symbols per holder s (1..65535): the entry of range r holds
+ *				ESIs r*s .. r*s + s - 1 of every source block
+ *		2..3	reserved, 0
+ *		4..7	OTI stamp: of the dht.record_oti event, 0 if none
+ *		8..19	the token's RaptorQ OTI (RFC 6330 3.3.2 and 3.3.3), zeros if none
  *	  entries, strictly ascending by (shard, ref):
  *		0..7	node ref: the node id's first 8 bytes (big-endian)
  *		8..11	stamp of this entry's latest event
@@ -36,7 +42,9 @@
  * (meta stamp, origin); the token is allocated unless that row says
  * released; each (shard, ref) is held by the entry with the greatest
  * (stamp, origin) among the rows' entries stamped at or after the winning
- * row's life start, unless that entry is dropped.  So holders form a set
+ * row's life start, unless that entry is dropped; the token's OTI is the one
+ * with the greatest (OTI stamp, origin) stamped at or after that life start.
+ * So holders form a set
  * that grows by allocation and shrinks by explicit, replicated events, and
  * two anchors that allocate one token at once end with the union.
  */
@@ -52,6 +60,8 @@
 #define HOLDERS_MAX_ENTRIES		1024	/* per row: 255 shards, a few holders each */
 #define HOLDERS_DIGEST_LEN		32
 #define HOLDERS_MAX_SHARDS		255
+#define HOLDERS_RQ_LEN			20		/* the RaptorQ block */
+#define HOLDERS_OTI_LEN			12
 
 /* Header flags */
 #define HOLDERS_RELEASED		0x01
@@ -92,6 +102,9 @@ typedef struct HolderSet
 	uint32_t	meta_stamp;
 	uint32_t	life_start;
 	uint32_t	epoch;
+	uint16_t	symbols_per_holder; /* RaptorQ only (else 0) */
+	uint32_t	oti_stamp;		/* RaptorQ: of the recorded OTI, 0 if none */
+	uint8_t		oti[HOLDERS_OTI_LEN];	/* zeros if none */
 	int			n;
 	HolderEntry *entries;		/* n entries, ascending by (shard, ref) */
 } HolderSet;
@@ -106,7 +119,8 @@ typedef enum HoldersError
 	HOLDERS_BAD_STATE,			/* unknown state bits */
 	HOLDERS_BAD_SHARD,			/* shard 255 */
 	HOLDERS_UNSORTED,			/* entries not strictly ascending by (shard, ref) */
-	HOLDERS_TOO_MANY			/* more than HOLDERS_MAX_ENTRIES */
+	HOLDERS_TOO_MANY,			/* more than HOLDERS_MAX_ENTRIES */
+	HOLDERS_BAD_RAPTORQ			/* s = 0, reserved bits, or an OTI without stamp */
 } HoldersError;
 
 /* A sentence for an error (for errdetail). */
@@ -121,6 +135,13 @@ extern uint64_t holders_ref_of(const uint8_t *node_id);
  */
 extern HoldersError holders_decode(const uint8_t *data, size_t len,
 								   HolderSet *set, HolderEntry *entries);
+
+/*
+ * Decode and validate only the header (and the RaptorQ block) of a value of
+ * len bytes: set->n is 0; *entries_at gets where the entries start.
+ */
+extern HoldersError holders_decode_header(const uint8_t *data, size_t len,
+										  HolderSet *set, size_t *entries_at);
 
 /* An upper bound of the entries len bytes can hold (for sizing buffers). */
 extern int	holders_count_upper(size_t len);
@@ -160,6 +181,7 @@ typedef struct Resolution
 	bool		live;			/* allocated (the winning row is not released) */
 	uint32_t	max_stamp;		/* greatest stamp anywhere in the rows */
 	int			n;				/* holders (live tokens only), by (shard, ref) */
+	int			oti_row;		/* row whose OTI wins (live RaptorQ tokens), -1 if none */
 } Resolution;
 
 /*

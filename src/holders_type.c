@@ -9,12 +9,13 @@
  *
  * Text form, for psql, pg_dump and debugging:
  *
- *	  (4+2,epoch=0,meta=183012345,life=0[,released][,raptorq])
+ *	  (4+2,epoch=0,meta=183012345,life=0[,released][,raptorq,s=1[,oti=<24 hex>@183012399]])
  *		0:0123456789abcdef:active@183012345[:r7][:d<64 hex>] 1:...
  *
- * the shape and header, then one entry per holder: shard, node reference
- * (16 hex digits), state, stamp, and the RaptorQ range and fragment digest
- * when present.  Input takes exactly what output writes.
+ * the shape and header (with RaptorQ: symbols per holder, and the OTI with
+ * its stamp once recorded), then one entry per holder: shard, node
+ * reference (16 hex digits), state, stamp, and the RaptorQ range and
+ * fragment digest when present.  Input takes exactly what output writes.
  *
  * Node feeds: `holders @> node_id` is true when the value has a live
  * (not dropped) entry for that node; the GIN operator class indexes the
@@ -47,6 +48,8 @@ PG_FUNCTION_INFO_V1(holders_data_shards);
 PG_FUNCTION_INFO_V1(holders_parity_shards);
 PG_FUNCTION_INFO_V1(holders_epoch);
 PG_FUNCTION_INFO_V1(holders_allocated_at);
+PG_FUNCTION_INFO_V1(holders_coding);
+PG_FUNCTION_INFO_V1(holders_symbols_per_holder);
 PG_FUNCTION_INFO_V1(holders_contains_node);
 PG_FUNCTION_INFO_V1(holders_gin_extract_value);
 PG_FUNCTION_INFO_V1(holders_gin_extract_query);
@@ -90,14 +93,14 @@ dht_holders_encode(const HolderSet *set)
 	return v;
 }
 
-/* Only the 12-byte header, for the accessors the views call per row. */
+/* Only the header, for the accessors the views call per row. */
 static void
 decode_header_only(Datum d, HolderSet *set)
 {
 	struct varlena *v = (struct varlena *) PG_DETOAST_DATUM_PACKED(d);
-	size_t		len = VARSIZE_ANY_EXHDR(v);
-	HoldersError err = holders_decode((const uint8 *) VARDATA_ANY(v),
-									  Min(len, HOLDERS_HEADER_LEN), set, NULL);
+	size_t		entries_at;
+	HoldersError err = holders_decode_header((const uint8 *) VARDATA_ANY(v),
+											 VARSIZE_ANY_EXHDR(v), set, &entries_at);
 
 	if (err != HOLDERS_OK)
 		ereport(ERROR,
@@ -109,6 +112,13 @@ decode_header_only(Datum d, HolderSet *set)
 /* ---- text I/O */
 
 static void
+append_hex(StringInfo buf, const uint8 *bytes, int len)
+{
+	for (int i = 0; i < len; i++)
+		appendStringInfo(buf, "%02x", bytes[i]);
+}
+
+static void
 append_entry(StringInfo buf, const HolderSet *set, const HolderEntry *e)
 {
 	appendStringInfo(buf, " %d:%016llx:%s@%u", e->shard, (unsigned long long) e->ref,
@@ -118,8 +128,7 @@ append_entry(StringInfo buf, const HolderSet *set, const HolderEntry *e)
 	if (e->has_digest)
 	{
 		appendStringInfoString(buf, ":d");
-		for (int i = 0; i < HOLDERS_DIGEST_LEN; i++)
-			appendStringInfo(buf, "%02x", e->digest[i]);
+		append_hex(buf, e->digest, HOLDERS_DIGEST_LEN);
 	}
 }
 
@@ -130,10 +139,20 @@ holders_out(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "(%d+%d,epoch=%u,meta=%u,life=%u%s%s)", set->data_shards,
+	appendStringInfo(&buf, "(%d+%d,epoch=%u,meta=%u,life=%u%s", set->data_shards,
 					 set->parity_shards, set->epoch, set->meta_stamp, set->life_start,
-					 (set->flags & HOLDERS_RELEASED) ? ",released" : "",
-					 (set->flags & HOLDERS_RAPTORQ) ? ",raptorq" : "");
+					 (set->flags & HOLDERS_RELEASED) ? ",released" : "");
+	if (set->flags & HOLDERS_RAPTORQ)
+	{
+		appendStringInfo(&buf, ",raptorq,s=%u", set->symbols_per_holder);
+		if (set->oti_stamp != 0)
+		{
+			appendStringInfoString(&buf, ",oti=");
+			append_hex(&buf, set->oti, HOLDERS_OTI_LEN);
+			appendStringInfo(&buf, "@%u", set->oti_stamp);
+		}
+	}
+	appendStringInfoChar(&buf, ')');
 	for (int i = 0; i < set->n; i++)
 		append_entry(&buf, set, &set->entries[i]);
 	PG_RETURN_CSTRING(buf.data);
@@ -187,6 +206,40 @@ hexval(char c)
 	return -1;
 }
 
+/* len bytes as 2 * len lower-case hex digits; advances *p. */
+static void
+parse_hex(const char **p, uint8 *out, int len, const char *input, const char *why)
+{
+	for (int i = 0; i < len; i++, *p += 2)
+	{
+		int			hi = hexval((*p)[0]);
+		int			lo = hi < 0 ? -1 : hexval((*p)[1]);
+
+		if (lo < 0)
+			bad_holders_text(input, why);
+		out[i] = (uint8) (hi << 4 | lo);
+	}
+}
+
+/* ",s=N[,oti=HEX@STAMP]" after ",raptorq". */
+static void
+parse_raptorq(const char **p, HolderSet *set, const char *input)
+{
+	expect(p, ",s=", input);
+	set->symbols_per_holder = (uint16) parse_uint(p, PG_UINT16_MAX, input, "symbols per holder");
+	if (set->symbols_per_holder == 0)
+		bad_holders_text(input, holders_error_message(HOLDERS_BAD_RAPTORQ));
+	if (strncmp(*p, ",oti=", 5) == 0)
+	{
+		*p += 5;
+		parse_hex(p, set->oti, HOLDERS_OTI_LEN, input, "An OTI is 24 lower-case hex digits.");
+		expect(p, "@", input);
+		set->oti_stamp = (uint32) parse_uint(p, PG_UINT32_MAX, input, "OTI stamp");
+		if (set->oti_stamp == 0)
+			bad_holders_text(input, holders_error_message(HOLDERS_BAD_RAPTORQ));
+	}
+}
+
 static void
 parse_header(const char **p, HolderSet *set, const char *input)
 {
@@ -201,6 +254,9 @@ parse_header(const char **p, HolderSet *set, const char *input)
 	expect(p, ",life=", input);
 	set->life_start = (uint32) parse_uint(p, PG_UINT32_MAX, input, "life start");
 	set->flags = 0;
+	set->symbols_per_holder = 0;
+	set->oti_stamp = 0;
+	memset(set->oti, 0, HOLDERS_OTI_LEN);
 	if (strncmp(*p, ",released", 9) == 0)
 	{
 		set->flags |= HOLDERS_RELEASED;
@@ -210,6 +266,7 @@ parse_header(const char **p, HolderSet *set, const char *input)
 	{
 		set->flags |= HOLDERS_RAPTORQ;
 		*p += 8;
+		parse_raptorq(p, set, input);
 	}
 	expect(p, ")", input);
 }
@@ -251,15 +308,7 @@ parse_entry(const char **p, const HolderSet *set, HolderEntry *e, const char *in
 	if (e->has_digest)
 	{
 		*p += 2;
-		for (int i = 0; i < HOLDERS_DIGEST_LEN; i++, *p += 2)
-		{
-			int			hi = hexval((*p)[0]);
-			int			lo = hi < 0 ? -1 : hexval((*p)[1]);
-
-			if (lo < 0)
-				bad_holders_text(input, "A digest is 64 lower-case hex digits.");
-			e->digest[i] = (uint8) (hi << 4 | lo);
-		}
+		parse_hex(p, e->digest, HOLDERS_DIGEST_LEN, input, "A digest is 64 lower-case hex digits.");
 	}
 }
 
@@ -385,6 +434,27 @@ holders_allocated_at(PG_FUNCTION_ARGS)
 
 	decode_header_only(PG_GETARG_DATUM(0), &set);
 	PG_RETURN_TIMESTAMPTZ(dht_stamp_time(set.meta_stamp));
+}
+
+Datum
+holders_coding(PG_FUNCTION_ARGS)
+{
+	HolderSet	set;
+
+	decode_header_only(PG_GETARG_DATUM(0), &set);
+	PG_RETURN_TEXT_P(cstring_to_text((set.flags & HOLDERS_RAPTORQ) ? "raptorq" : "reed-solomon"));
+}
+
+/* NULL for Reed-Solomon: its fragments are not symbol ranges. */
+Datum
+holders_symbols_per_holder(PG_FUNCTION_ARGS)
+{
+	HolderSet	set;
+
+	decode_header_only(PG_GETARG_DATUM(0), &set);
+	if (!(set.flags & HOLDERS_RAPTORQ))
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(set.symbols_per_holder);
 }
 
 TimestampTz

@@ -17,7 +17,9 @@
  *
  * dht._placements_of(token, origin, holders) is called by the view for each
  * row: it returns that row's entries that win the resolution, so each
- * holder appears once, from the row whose entry won.
+ * holder appears once, from the row whose entry won; for RaptorQ tokens
+ * with the ESIs its range stands for.  dht.token_oti(token) returns the
+ * RaptorQ OTI that resolution picks (holders.h).
  */
 #include "smartlayer_dht.h"
 
@@ -35,6 +37,7 @@
 PG_FUNCTION_INFO_V1(dht_lookup);
 PG_FUNCTION_INFO_V1(dht_route);
 PG_FUNCTION_INFO_V1(dht_placements_of);
+PG_FUNCTION_INFO_V1(dht_token_oti);
 
 static Datum
 node_or_null(const DhtNodeInfo *node, bool *isnull)
@@ -136,10 +139,11 @@ dht_route(PG_FUNCTION_ARGS)
 /* ---- dht._placements_of(token, origin, holders): the view's rows */
 
 static void
-emit_placement(ReturnSetInfo *rsinfo, const HolderEntry *e, int64 epoch)
+emit_placement(ReturnSetInfo *rsinfo, const HolderEntry *e, const HolderSet *meta)
 {
-	Datum		row[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		row[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	int64		epoch = meta->epoch;
 
 	row[0] = Int32GetDatum(e->shard);
 	row[1] = Int64GetDatum((int64) e->ref);
@@ -156,6 +160,10 @@ emit_placement(ReturnSetInfo *rsinfo, const HolderEntry *e, int64 epoch)
 	else
 		nulls[4] = true;
 	row[5] = TimestampTzGetDatum(dht_stamp_time(e->stamp));
+	/* RaptorQ: the ESIs this holder stores (of every source block) */
+	nulls[6] = nulls[7] = !(meta->flags & HOLDERS_RAPTORQ);
+	row[6] = Int32GetDatum((int32) e->range * meta->symbols_per_holder);
+	row[7] = Int32GetDatum(meta->symbols_per_holder);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
 }
 
@@ -174,6 +182,23 @@ dht_placements_of(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	for (int i = 0; i < tr.res.n; i++)
 		if (tr.holders[i].row == row)
-			emit_placement(rsinfo, tr.holders[i].entry, token_rows_meta(&tr)->set->epoch);
+			emit_placement(rsinfo, tr.holders[i].entry, token_rows_meta(&tr)->set);
 	return (Datum) 0;
+}
+
+/* ---- dht.token_oti(token): the RaptorQ OTI recorded for it, or NULL */
+
+Datum
+dht_token_oti(PG_FUNCTION_ARGS)
+{
+	TokenRows	tr;
+	bytea	   *oti;
+
+	token_rows_read(PG_GETARG_DATUM(0), NULL, &tr);
+	if (tr.res.oti_row < 0)
+		PG_RETURN_NULL();
+	oti = palloc(VARHDRSZ + HOLDERS_OTI_LEN);
+	SET_VARSIZE(oti, VARHDRSZ + HOLDERS_OTI_LEN);
+	memcpy(VARDATA(oti), tr.rows[tr.res.oti_row].set->oti, HOLDERS_OTI_LEN);
+	PG_RETURN_BYTEA_P(oti);
 }

@@ -22,10 +22,12 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "holders.h"
 #include "key.h"
 #include "placement_sql.h"
 #include "redundancy.h"
 #include "registry_cache.h"
+#include "rq_plan.h"
 
 PG_FUNCTION_INFO_V1(dht_place);
 
@@ -58,16 +60,38 @@ with_registry_pinned(PGFunction fn, FunctionCallInfo fcinfo)
  * smallest count whose availability reaches the class's target, given the
  * mean measured availability of its eligible nodes now.
  */
-int
-sla_total_shards(DhtSla *sla)
+/* The smallest holder count that reaches the class's target, or -1. */
+static int
+planned_total(DhtSla *sla)
 {
 	int			n = 0;
 
+	if (sla->raptorq)
+	{
+		uint32		holders = 0;
+
+		if (rq_plan_holders((uint32) (sla->data_shards * sla->symbols_per_holder),
+							(uint32) sla->symbols_per_holder, sla->mean_availability,
+							sla->target_availability, &holders) != RQ_PLAN_OK ||
+			holders > HOLDERS_MAX_SHARDS)
+			return -1;
+		return (int) holders;
+	}
+	if (dht_plan_redundancy(sla->data_shards, sla->mean_availability,
+							sla->target_availability, &n) != DHT_RED_OK)
+		return -1;
+	return n;
+}
+
+int
+sla_total_shards(DhtSla *sla)
+{
+	int			n;
+
 	if (sla->parity_shards >= 0)
 		return sla->data_shards + sla->parity_shards;
-	if (sla->set == NULL ||
-		dht_plan_redundancy(sla->data_shards, sla->mean_availability,
-							sla->target_availability, &n) != DHT_RED_OK)
+	n = sla->set == NULL ? -1 : planned_total(sla);
+	if (n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("SLA class \"%s\" cannot reach its target availability %g",

@@ -224,7 +224,8 @@ load_sla_row(DhtSla *sla)
 	Datum		values[1] = {CStringGetTextDatum(sla->name)};
 	bool		isnull;
 
-	spi_run("SELECT data_shards, parity_shards, target_availability, diversity "
+	spi_run("SELECT data_shards, parity_shards, target_availability, diversity, "
+			"       coding = 'raptorq', symbols_per_holder "
 			"FROM dht.sla_classes WHERE name = $1", 1, argtypes, values);
 	if (SPI_processed == 0)
 		return false;
@@ -236,6 +237,8 @@ load_sla_row(DhtSla *sla)
 	if (isnull)
 		sla->target_availability = 0;
 	sla->diversity = parse_diversity(spi_text(0, 4));
+	sla->raptorq = DatumGetBool(spi_value(0, 5, &isnull));
+	sla->symbols_per_holder = DatumGetInt32(spi_value(0, 6, &isnull));
 	return true;
 }
 

@@ -30,6 +30,8 @@ typedef struct DhtSla
 	int			parity_shards;	/* sized from target_availability if that is set */
 	double		target_availability;	/* 0 when parity is fixed */
 	DhtDiversity diversity;
+	bool		raptorq;		/* coded with RaptorQ (else Reed-Solomon) */
+	int			symbols_per_holder; /* RaptorQ: ESIs a holder stores (else 1) */
 	PlacementSet *set;			/* eligible nodes, NULL when none */
 	char	  **endpoints;		/* endpoint of set node i */
 	Datum	   *node_datums;	/* dht.key datum of set node i, built on demand */

@@ -26,7 +26,7 @@ CREATE TYPE dht.holders (
 COMMENT ON TYPE dht.holders IS
     'a token''s holders as one anchor recorded them: shape, allocation stamps, and (shard, node, state, stamp) entries';
 
--- Header accessors, for the views (they read 12 bytes, not the entries).
+-- Header accessors, for the views (they read the header, not the entries).
 CREATE FUNCTION dht._holders_meta_stamp(dht.holders) RETURNS bigint
     AS 'MODULE_PATHNAME', 'holders_meta_stamp' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION dht._holders_released(dht.holders) RETURNS boolean
@@ -39,6 +39,10 @@ CREATE FUNCTION dht._holders_epoch(dht.holders) RETURNS bigint
     AS 'MODULE_PATHNAME', 'holders_epoch' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION dht._holders_allocated_at(dht.holders) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'holders_allocated_at' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dht._holders_coding(dht.holders) RETURNS text
+    AS 'MODULE_PATHNAME', 'holders_coding' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION dht._holders_symbols_per_holder(dht.holders) RETURNS integer
+    AS 'MODULE_PATHNAME', 'holders_symbols_per_holder' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- holders @> node_id: the value has a live (not dropped) entry for the node.
 CREATE FUNCTION dht.holders_contains_node(dht.holders, dht.key) RETURNS boolean

@@ -55,17 +55,12 @@ CREATE TABLE dht.sla_log (
     regions             text[],
     event_at            timestamptz NOT NULL,
     PRIMARY KEY (name, origin),
-    CHECK ((parity_shards IS NULL) <> (target_availability IS NULL))
+    CHECK ((parity_shards IS NULL) <> (target_availability IS NULL)),
+    -- 0.2 (added by the upgrade from 0.1 as columns at the end)
+    coding              text NOT NULL DEFAULT 'reed-solomon' CHECK (coding IN ('reed-solomon', 'raptorq')),
+    symbols_per_holder  integer NOT NULL DEFAULT 1 CHECK (symbols_per_holder BETWEEN 1 AND 65535)
 );
 
-CREATE VIEW dht.sla_classes AS
-SELECT name, data_shards, parity_shards, min_bandwidth_mbps, min_storage_gb,
-       min_availability, diversity, regions, target_availability,
-       event_at AS defined_at, origin
-FROM (SELECT DISTINCT ON (name) *
-      FROM dht.sla_log
-      ORDER BY name, event_at DESC, origin DESC) s;
-COMMENT ON VIEW dht.sla_classes IS 'SLA classes: the latest definition of each name';
 
 ---------------------------------------------------------------------------
 -- Nodes: records (operator registrations and signed announcements) ...

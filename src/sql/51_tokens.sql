@@ -60,7 +60,8 @@ SELECT token, dht.token_key(token) AS key, sla,
        dht._holders_data_shards(holders) AS data_shards,
        dht._holders_parity_shards(holders) AS parity_shards,
        dht._holders_epoch(holders) AS epoch, dht._holders_allocated_at(holders) AS allocated_at,
-       origin
+       origin, dht._holders_coding(holders) AS coding,
+       dht._holders_symbols_per_holder(holders) AS symbols_per_holder
 FROM (SELECT DISTINCT ON (token) *
       FROM dht.token_log
       ORDER BY token, dht._holders_meta_stamp(holders) DESC, origin DESC) t
@@ -71,7 +72,7 @@ COMMENT ON VIEW dht.tokens IS 'allocated tokens';
 -- that no other row of the token supersedes, with the token's epoch.
 CREATE FUNCTION dht._placements_of(token dht.token, origin text, holders dht.holders,
         OUT shard integer, OUT ref bigint, OUT state text, OUT epoch bigint,
-        OUT digest bytea, OUT updated_at timestamptz)
+        OUT digest bytea, OUT updated_at timestamptz, OUT first_esi integer, OUT esi_count integer)
     RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'dht_placements_of' LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 6;
 
@@ -80,7 +81,8 @@ CREATE FUNCTION dht._placements_of(token dht.token, origin text, holders dht.hol
 -- "WHERE node_id = ..." start from the node and find its rows by the GIN
 -- index, while "WHERE token = ..." starts from the token's primary key.
 CREATE VIEW dht.placements AS
-SELECT t.token, h.shard, n.node_id, h.state, h.epoch, h.digest, h.updated_at, t.origin
+SELECT t.token, h.shard, n.node_id, h.state, h.epoch, h.digest, h.updated_at, t.origin,
+       h.first_esi, h.esi_count
 FROM dht.token_log t
 CROSS JOIN LATERAL dht._placements_of(t.token, t.origin, t.holders) h
 LEFT JOIN dht.node_ref n ON n.ref = h.ref AND t.holders OPERATOR(dht.@>) n.node_id;
@@ -91,6 +93,7 @@ GRANT EXECUTE ON FUNCTION dht._placements_of(dht.token, text, dht.holders),
     dht._holders_meta_stamp(dht.holders), dht._holders_released(dht.holders),
     dht._holders_data_shards(dht.holders), dht._holders_parity_shards(dht.holders),
     dht._holders_epoch(dht.holders), dht._holders_allocated_at(dht.holders),
+    dht._holders_coding(dht.holders), dht._holders_symbols_per_holder(dht.holders),
     dht.holders_contains_node(dht.holders, dht.key) TO dht_reader;
 
 SELECT pg_catalog.pg_extension_config_dump('dht.token_log', '');

@@ -82,16 +82,16 @@ BEGIN
     IF EXISTS (SELECT FROM dht.sla_log l
                WHERE l.name = NEW.name AND (l.origin <> NEW.origin OR TG_OP = 'UPDATE')
                  AND (l.data_shards, l.parity_shards, l.target_availability, l.min_bandwidth_mbps,
-                      l.min_storage_gb, l.min_availability, l.diversity, l.regions)
+                      l.min_storage_gb, l.min_availability, l.diversity, l.regions, l.coding, l.symbols_per_holder)
                      IS DISTINCT FROM
                      (NEW.data_shards, NEW.parity_shards, NEW.target_availability, NEW.min_bandwidth_mbps,
-                      NEW.min_storage_gb, NEW.min_availability, NEW.diversity, NEW.regions))
+                      NEW.min_storage_gb, NEW.min_availability, NEW.diversity, NEW.regions, NEW.coding, NEW.symbols_per_holder))
        OR (TG_OP = 'UPDATE'
            AND (OLD.data_shards, OLD.parity_shards, OLD.target_availability, OLD.min_bandwidth_mbps,
-                OLD.min_storage_gb, OLD.min_availability, OLD.diversity, OLD.regions)
+                OLD.min_storage_gb, OLD.min_availability, OLD.diversity, OLD.regions, OLD.coding, OLD.symbols_per_holder)
                IS DISTINCT FROM
                (NEW.data_shards, NEW.parity_shards, NEW.target_availability, NEW.min_bandwidth_mbps,
-                NEW.min_storage_gb, NEW.min_availability, NEW.diversity, NEW.regions)) THEN
+                NEW.min_storage_gb, NEW.min_availability, NEW.diversity, NEW.regions, NEW.coding, NEW.symbols_per_holder)) THEN
         PERFORM dht._enqueue('c', NEW.name);
     END IF;
     RETURN NULL;

@@ -26,6 +26,12 @@ BEGIN
         RETURN;
     END IF;
     UPDATE dht.anchor_self SET sync_paused = true;
+    -- 0.1.0 peers know sla_log without 0.2.0's columns: publish 0.1.0's
+    -- until dht.anchor_resume.
+    EXECUTE format('ALTER PUBLICATION %I DROP TABLE dht.sla_log', 'dht_' || me);
+    EXECUTE format('ALTER PUBLICATION %I ADD TABLE dht.sla_log (name, origin, data_shards, '
+                   'parity_shards, target_availability, min_bandwidth_mbps, min_storage_gb, '
+                   'min_availability, diversity, regions, event_at) WHERE (origin = %L)', 'dht_' || me, me);
     IF EXISTS (SELECT FROM pg_catalog.pg_publication_tables
                WHERE pubname = 'dht_' || me AND schemaname = 'dht' AND tablename = 'token_log') THEN
         EXECUTE format('ALTER PUBLICATION %I DROP TABLE dht.token_log, dht.placement_log', 'dht_' || me);
@@ -40,7 +46,15 @@ END
 $pause$;
 
 -- 2. What changes.
-DROP VIEW dht.network_summary, dht.tokens_at_risk, dht.node_load, dht.placements, dht.tokens;
+DROP VIEW dht.network_summary, dht.tokens_at_risk, dht.node_load, dht.placements, dht.tokens,
+    dht.sla_classes;
+DROP FUNCTION dht.define_sla(text, int, int, int, bigint, float8, text, text[]),
+    dht.define_sla_by_target(text, int, float8, int, bigint, float8, text, text[]),
+    dht._put_sla(text, int, int, float8, int, bigint, float8, text, text[]),
+    dht._check_sla_args(text, int, int, int, bigint, float8, text, text[]);
+ALTER TABLE dht.sla_log
+    ADD COLUMN coding text NOT NULL DEFAULT 'reed-solomon' CHECK (coding IN ('reed-solomon', 'raptorq')),
+    ADD COLUMN symbols_per_holder integer NOT NULL DEFAULT 1 CHECK (symbols_per_holder BETWEEN 1 AND 65535);
 DROP FUNCTION dht.release(dht.token), dht.confirm(dht.token, int, dht.key),
     dht.confirm(dht.token, int, dht.key, bytea), dht._confirm(dht.token, int, dht.key, bytea),
     dht.repair(int), dht.repair_plan(), dht._put_placement(dht.token, int, dht.key, text, bigint, bytea, timestamptz),
@@ -58,8 +72,10 @@ GRANT USAGE ON SCHEMA dht TO dht_replication;
 --@include 48_holders.sql
 --@include 51_tokens.sql
 --@include 52_digest.sql
+--@include 54_sla.sql
 --@include 61_feeds.sql
 --@include 62_events.sql
+--@include 64_coding.sql
 --@include 65_operations.sql
 
 -- 4. Convert: node references of the registered nodes, then the tokens.

@@ -10,7 +10,8 @@
  * each copied into a buffer of exactly its length so ASan sees any read
  * past it.  Every row that decodes must re-encode to the same bytes; the
  * decoded rows are resolved, and the resolution must be sorted, unique,
- * without dropped holders, and equal whatever the rows' order.
+ * without dropped holders, and equal whatever the rows' order (the OTI's
+ * row included); header-only decoding must agree with the full decode.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,6 +57,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		entries[r] = malloc(sizeof(HolderEntry) * (size_t) (holders_count_upper(len) + 1));
 		if (holders_decode(bufs[r], len, &sets[nrows], entries[r]) != HOLDERS_OK)
 			continue;
+		{
+			HolderSet	h;
+			size_t		at;
+
+			if (holders_decode_header(bufs[r], len, &h, &at) != HOLDERS_OK || at > len ||
+				h.symbols_per_holder != sets[nrows].symbols_per_holder ||
+				h.oti_stamp != sets[nrows].oti_stamp)
+				abort();
+		}
 		re = malloc(holders_encoded_len(&sets[nrows]));
 		if (holders_encode(&sets[nrows], re) != len || memcmp(re, bufs[r], len) != 0)
 			abort();			/* decoding accepted what encoding does not write */
@@ -86,6 +96,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rev[i] = rows[nrows - 1 - i];
 		holders_resolve(rev, nrows, &res2, out2);
 		if (res2.n != res.n || res2.live != res.live || res2.max_stamp != res.max_stamp)
+			abort();
+		if ((res.oti_row < 0) != (res2.oti_row < 0) ||
+			(res.oti_row >= 0 && rows[res.oti_row].set != rev[res2.oti_row].set))
 			abort();
 		for (int i = 0; i < res.n; i++)
 			if (out2[i].entry != out[i].entry)

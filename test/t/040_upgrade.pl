@@ -94,6 +94,7 @@ my $fresh_schema = $fresh->safe_psql('postgres', $fingerprint_sql);
 $fresh->stop;
 
 my $phase = 0;
+my ($rc0, $out0, $err0);
 sub upgrade
 {
 	my ($x) = @_;
@@ -123,6 +124,9 @@ $n{a}->safe_psql('postgres', "SELECT dht.define_sla('after', 3, 1, diversity => 
 $n{b}->poll_query_until('postgres', "SELECT count(*) = 1 FROM dht.sla_classes WHERE name = 'after'")
   or die 'registry rows from an upgraded anchor did not reach a 0.1.0 one';
 pass('registry changes still flow from an upgraded anchor to a 0.1.0 one');
+($rc0, $out0, $err0) = $n{a}->psql('postgres', "SELECT dht.define_sla_raptorq('rq', 3, 2)");
+like($err0, qr/RaptorQ classes cannot be defined while this anchor's sync is paused/,
+	'a: no RaptorQ class while 0.1.0 peers would misread it');
 upgrade('b');
 $n{c}->safe_psql('postgres', allocate_sql('c2-', 50, 'gold'));
 $n{b}->safe_psql('postgres', allocate_sql('b3-', 30, 'small'));
@@ -152,8 +156,15 @@ for my $x (@names)
 is($n{c}->safe_psql('postgres', $q_holders), $n{a}->safe_psql('postgres', $q_holders),
 	'a and c show the same holders');
 
-# And the network keeps working: a new allocation reaches everyone.
+# And the network keeps working: a new allocation reaches everyone, and a
+# RaptorQ class reaches them with every column (sla_log is published whole
+# again once resumed).
 $n{c}->safe_psql('postgres', allocate_sql('z', 5, 'gold'));
+$n{a}->safe_psql('postgres', "SELECT dht.define_sla_raptorq('rq', 3, 2, symbols_per_holder => 4, diversity => 'none')");
+$n{c}->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM dht.sla_classes WHERE name = 'rq' AND coding = 'raptorq' AND symbols_per_holder = 4")
+  or die 'a RaptorQ class did not reach c whole';
+pass('after the resume, a RaptorQ class reaches the other anchors with its coding');
 wait_converged(\@nodes, name => 'after new writes');
 check_worker_logs(\@nodes);
 done_testing();

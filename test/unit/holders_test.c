@@ -3,12 +3,15 @@
  *	  Unit tests of the packed holders codec and its resolution rule
  *	  (src/holders.c), in TAP.
  *
- * Checked: encode/decode round trips (with digests and RaptorQ ranges),
+ * Checked: encode/decode round trips (with digests, RaptorQ ranges and the
+ * RaptorQ block: symbols per holder, the OTI and its stamp), header-only
+ * decoding,
  * every class of invalid input, the stamp clock, and resolution: a single
  * row, the union of two anchors' concurrent allocations, a later event
  * superseding an earlier one across origins, ties broken by origin,
  * release hiding everything, a re-allocation's new life killing the old
- * entries, and independence from the order rows are given in.
+ * entries, the OTI of the latest stamp of the current life, and
+ * independence from the order rows are given in.
  */
 // sources: src/holders.c
 #include <stdbool.h>
@@ -56,6 +59,8 @@ set_of(HolderEntry *entries, int n, uint32_t meta, uint32_t life, uint8_t flags)
 	s.meta_stamp = meta;
 	s.life_start = life;
 	s.epoch = 7;
+	if (flags & HOLDERS_RAPTORQ)
+		s.symbols_per_holder = 3;
 	s.n = n;
 	s.entries = entries;
 	holders_sort(entries, n);
@@ -89,13 +94,21 @@ test_round_trip(void)
 	for (int raptorq = 0; raptorq <= 1; raptorq++)
 	{
 		s = set_of(e, 3, 9, 2, raptorq ? HOLDERS_RAPTORQ : 0);
+		if (raptorq)
+		{
+			s.oti_stamp = 8;
+			memset(s.oti, 0x5a, HOLDERS_OTI_LEN);
+		}
 		len = holders_encode(&s, buf);
 		ok(len == holders_encoded_len(&s) &&
-		   len == HOLDERS_HEADER_LEN + 3 * (14 + (raptorq ? 2 : 0)) + HOLDERS_DIGEST_LEN,
-		   raptorq ? "encoded length with RaptorQ ranges and a digest" : "encoded length with a digest");
+		   len == (size_t) (HOLDERS_HEADER_LEN + (raptorq ? HOLDERS_RQ_LEN : 0) +
+		   3 * (14 + (raptorq ? 2 : 0)) + HOLDERS_DIGEST_LEN),
+		   raptorq ? "encoded length with the RaptorQ block, ranges and a digest" : "encoded length with a digest");
 		ok(holders_decode(buf, len, &d, back) == HOLDERS_OK, "decodes what it encoded");
 		same = d.n == 3 && d.flags == s.flags && d.data_shards == 4 && d.parity_shards == 2 &&
-			d.meta_stamp == 9 && d.life_start == 2 && d.epoch == 7;
+			d.meta_stamp == 9 && d.life_start == 2 && d.epoch == 7 &&
+			d.symbols_per_holder == s.symbols_per_holder && d.oti_stamp == s.oti_stamp &&
+			memcmp(d.oti, s.oti, HOLDERS_OTI_LEN) == 0;
 		for (int i = 0; same && i < 3; i++)
 			same = same_entry(&d.entries[i], &s.entries[i], raptorq);
 		ok(same, "round trip keeps header and entries");
@@ -104,6 +117,43 @@ test_round_trip(void)
 	   "entries are sorted by (shard, ref)");
 	ok(holders_find(&d, 2, 7) == &d.entries[1] && holders_find(&d, 1, 7) == NULL,
 	   "holders_find finds by (shard, ref)");
+	{
+		HolderSet	h;
+		size_t		at;
+
+		ok(holders_decode_header(buf, len, &h, &at) == HOLDERS_OK && h.n == 0 &&
+		   at == HOLDERS_HEADER_LEN + HOLDERS_RQ_LEN && h.symbols_per_holder == 3 && h.oti_stamp == 8,
+		   "header-only decoding reads the RaptorQ block and says where entries start");
+	}
+}
+
+static void
+test_invalid_raptorq(void)
+{
+	HolderEntry e[1] = {entry(0, 5, HOLDER_ACTIVE, 1)};
+	HolderEntry back[8];
+	HolderSet	s = set_of(e, 1, 1, 0, HOLDERS_RAPTORQ),
+				d;
+	uint8_t		buf[256],
+				bad[256];
+	size_t		len = holders_encode(&s, buf);
+	const size_t rq = HOLDERS_HEADER_LEN;
+
+	ok(holders_decode(buf, rq + 10, &d, back) == HOLDERS_TRUNCATED, "a cut RaptorQ block: truncated");
+	memcpy(bad, buf, len);
+	bad[rq] = bad[rq + 1] = 0;
+	ok(holders_decode(bad, len, &d, back) == HOLDERS_BAD_RAPTORQ, "0 symbols per holder: refused");
+	memcpy(bad, buf, len);
+	bad[rq + 3] = 1;
+	ok(holders_decode(bad, len, &d, back) == HOLDERS_BAD_RAPTORQ, "reserved bytes set: refused");
+	memcpy(bad, buf, len);
+	bad[rq + 19] = 4;
+	ok(holders_decode(bad, len, &d, back) == HOLDERS_BAD_RAPTORQ, "an OTI without a stamp: refused");
+	memcpy(bad, buf, len);
+	bad[rq + 7] = 2;
+	bad[rq + 19] = 4;
+	ok(holders_decode(bad, len, &d, back) == HOLDERS_OK && d.oti_stamp == 2 && d.oti[11] == 4,
+	   "with its stamp: accepted");
 }
 
 static void
@@ -260,6 +310,26 @@ test_resolution(void)
 	}
 	ok(order_free, "resolution does not depend on the order of the rows");
 
+	/* RaptorQ OTIs: the latest stamp of the current life, ties to the greater origin. */
+	{
+		HolderEntry q_e[1] = {entry(0, 10, HOLDER_ACTIVE, 100)};
+		HolderSet	qa = set_of(q_e, 1, 100, 50, HOLDERS_RAPTORQ),
+					qb = set_of(NULL, 0, 90, 0, HOLDERS_RAPTORQ),
+					qc = set_of(NULL, 0, 90, 0, HOLDERS_RAPTORQ);
+		HolderRow	r[3] = {{"ams", &qa}, {"bos", &qb}, {"chi", &qc}};
+
+		order_free &= resolve(r, 3, &res, out);
+		ok(res.live && res.oti_row == -1, "no OTI recorded: none");
+		qb.oti_stamp = 101;
+		qb.oti[0] = 'b';
+		qc.oti_stamp = 40;		/* before the life started at 50: dead */
+		order_free &= resolve(r, 3, &res, out);
+		ok(res.oti_row == 1 && res.max_stamp == 101, "the OTI of this life, counted in the latest stamp");
+		qc.oti_stamp = 101;
+		order_free &= resolve(r, 3, &res, out);
+		ok(res.oti_row == 2, "equal OTI stamps: the greater origin");
+	}
+
 	/* No rows at all. */
 	holders_resolve(rows, 0, &res, out);
 	ok(res.meta_row == -1 && !res.live && res.n == 0, "no rows: not allocated");
@@ -268,12 +338,13 @@ test_resolution(void)
 int
 main(void)
 {
-	printf("1..36\n");
+	printf("1..45\n");
 	test_round_trip();
 	test_invalid();
+	test_invalid_raptorq();
 	test_stamps();
 	test_resolution();
-	if (tests_run != 36)
-		printf("# planned 36, ran %d\n", tests_run);
+	if (tests_run != 45)
+		printf("# planned 45, ran %d\n", tests_run);
 	return tests_failed ? 1 : 0;
 }
