@@ -8,7 +8,7 @@
  * includes placement.c to reach those static functions and tables, and
  * checks them against integer arithmetic and long-double logl.
  */
-// sources:
+// sources: src/placement_simd.c
 // libs: -lsodium -lm
 #include "placement.c"
 
