@@ -60,8 +60,62 @@ CREATE TEMP TABLE d AS SELECT dht.state_digest() AS before;
 SELECT dht.define_sla('digest_probe', 3, 1);
 SELECT before <> dht.state_digest() AS changed FROM d;
 
+-- Membership over time (the multi-anchor behaviour is in test/t/070_membership.pl).
+-- Write marks are counted at commit (test/pgtap/membership.sql); nobody wrote as 'nobody'.
+SELECT dht.origin_writes('nobody') AS nobody;
+\set SHOW_CONTEXT never
+-- Adoption: not itself, not an origin it holds no rows of, names checked.
+SELECT dht.anchor_adopt('regress_a');
+SELECT dht.anchor_adopt('ghost');
+SELECT dht.anchor_adopt('Bad');
+SELECT dht.anchor_adopt(NULL);
+-- Serving an origin's rows: its own go through its main publication.
+SELECT dht._serve_origin('regress_a');
+SELECT dht._serve_origin('ghost');
+SELECT pubname FROM pg_publication WHERE pubname LIKE 'dhr\_%';
+-- Rejoining: arguments checked, and no reachable peer is an error that changes nothing.
+SELECT * FROM dht._rejoin_begin(NULL, NULL);
+SELECT * FROM dht._rejoin_begin('{b}', NULL);
+SELECT * FROM dht._rejoin_begin('{b,c}', '{x}');
+SELECT * FROM dht._rejoin_begin('{regress_a}', '{x}');
+SELECT * FROM dht._rejoin_begin('{B}', '{x}');
+SELECT * FROM dht._rejoin_begin('{b}', '{"host=/nonexistent port=1 dbname=postgres"}');
+SELECT write_fence FROM dht.anchor_self;
+-- The write fence, as a recovery sets it: every write under this anchor's name refused.
+UPDATE dht.anchor_self SET write_fence = 'recovering';
+SELECT dht.define_sla('fenced', 3, 1);
+SELECT count(*) FROM dht.allocate('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/7', 'digest_probe');
+SELECT peer, state, served_by FROM dht.anchor_status();
+UPDATE dht.anchor_self SET write_fence = 'left';
+SELECT dht.define_sla('fenced', 3, 1);
+UPDATE dht.anchor_self SET write_fence = NULL;
+SELECT dht.define_sla('fenced', 3, 1);
+-- A retired origin this anchor holds rows of, served by nobody, then adopted.
+INSERT INTO dht.sla_log (name, origin, data_shards, parity_shards, min_bandwidth_mbps, min_storage_gb,
+                         min_availability, diversity, event_at)
+VALUES ('old', 'retired_x', 2, 1, 0, 0, 0, 'none', now());
+INSERT INTO dht.origin_marks VALUES ('retired_x', 0, 1);
+SELECT peer, state, served_by FROM dht.anchor_status();
+SELECT dht.anchor_adopt('retired_x');
+SELECT dht.anchor_adopt('retired_x');
+SELECT peer, state, served_by FROM dht.anchor_status();
+SELECT retired, origin FROM dht.anchor_adoptions;
+SELECT pubname FROM pg_publication WHERE pubname LIKE 'dhr\_%';
+-- DROP EXTENSION (or DROP SCHEMA dht) while this anchor replicates: refused, with the way out.
+DROP EXTENSION smartlayer_dht;
+DROP SCHEMA dht CASCADE;
+SELECT count(*) FROM pg_extension WHERE extname = 'smartlayer_dht';
+\set SHOW_CONTEXT errors
+
 -- The SQLSTATEs.
 \set VERBOSITY sqlstate
+SELECT dht.anchor_adopt('regress_a');
+SELECT dht.anchor_adopt('ghost');
+SELECT * FROM dht._rejoin_begin('{b}', '{"host=/nonexistent port=1 dbname=postgres"}');
+UPDATE dht.anchor_self SET write_fence = 'recovering';
+SELECT dht.define_sla('fenced', 3, 1);
+UPDATE dht.anchor_self SET write_fence = NULL;
+DROP EXTENSION smartlayer_dht;
 SELECT dht.anchor_init('Bad');
 SELECT dht.anchor_init('regress_b');
 SELECT dht.anchor_add_peer('b', 'nonsense');

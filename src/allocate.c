@@ -215,6 +215,7 @@ allocate_slow(AllocCall *call, const Alloc *a)
 static void
 begin_call(AllocCall *call, FunctionCallInfo fcinfo, int sla_arg, bool with_token)
 {
+	call->origin = dht_write_origin();	/* first: an anchor that may not write says so */
 	call->sla = dht_sla_get(sla_name_arg(fcinfo, sla_arg));
 	call->nshards = sla_total_shards(call->sla);
 	call->epoch = dht_current_epoch(call->seed);
@@ -223,7 +224,6 @@ begin_call(AllocCall *call, FunctionCallInfo fcinfo, int sla_arg, bool with_toke
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("epoch %lld is beyond the directory's limit of %u",
 						(long long) call->epoch, PG_UINT32_MAX)));
-	call->origin = dht_origin();
 	call->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	call->with_token = with_token;
 	InitMaterializedSRF(fcinfo, 0);

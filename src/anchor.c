@@ -55,16 +55,17 @@ create_publication(const char *me)
 	const char *origin = quote_literal_cstr(me);
 
 	bool		paused = sync_paused();
+	int			n = 0;
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "CREATE PUBLICATION %s FOR TABLE ",
 					 quote_identifier(anchor_publication(me)));
-	for (int i = 0; i < (int) anchor_log_table_count; i++)
+	for (int i = 0; i < anchor_log_table_count; i++)
 	{
-		if (paused && strcmp(anchor_log_tables[i], TOKEN_TABLE) == 0)
+		if (paused && anchor_table_paused(anchor_log_tables[i]))
 			continue;
 		appendStringInfo(&sql, "%s%s WHERE (origin = %s)",
-						 i ? ", " : "", anchor_log_tables[i], origin);
+						 n++ ? ", " : "", anchor_log_tables[i], origin);
 	}
 	appendStringInfoString(&sql, " WITH (publish = 'insert, update, delete')");
 	anchor_exec(sql.data);
@@ -95,7 +96,11 @@ anchor_init(PG_FUNCTION_ARGS)
 				 errdetail("An anchor's name is in the primary key of every row it wrote and cannot change.")));
 	if (current == NULL)
 	{
-		/* Rows written before init become this anchor's, before anything is published. */
+		/*
+		 * Rows written before init become this anchor's, before anything is
+		 * published (named first, so that they count as its own writes).
+		 */
+		(void) anchor_text1("INSERT INTO dht.anchor_self (name) VALUES ($1) RETURNING name", name);
 		for (int i = 0; i < (int) anchor_log_table_count; i++)
 		{
 			char	   *sql = psprintf("UPDATE %s SET origin = $1 WHERE origin = 'local'",
@@ -106,7 +111,6 @@ anchor_init(PG_FUNCTION_ARGS)
 			if (SPI_execute_with_args(sql, 1, types, values, NULL, false, 0) < 0)
 				elog(ERROR, "could not adopt the rows written before dht.anchor_init");
 		}
-		(void) anchor_text1("INSERT INTO dht.anchor_self (name) VALUES ($1) RETURNING name", name);
 	}
 	/* Re-running init under the same name recreates a missing publication. */
 	if (anchor_text1("SELECT pubname FROM pg_catalog.pg_publication WHERE pubname = $1",
@@ -167,8 +171,11 @@ check_peer_version(PGconn *conn, const char *peer)
 				 errhint("Run CALL dht.anchor_resume(); on that anchor first.")));
 }
 
-/* Check that the server behind conn is the anchor named peer and publishes. */
-static void
+/*
+ * Check that the server behind conn is the anchor named peer and publishes;
+ * returns whether our slot's name is taken there already.
+ */
+static bool
 check_peer(PGconn *conn, const char *peer, const char *slot)
 {
 	const char *params[2] = {anchor_publication(peer), slot};
@@ -213,12 +220,7 @@ check_peer(PGconn *conn, const char *peer, const char *slot)
 				 errmsg("anchor \"%s\" has no publication \"%s\"", peer, anchor_publication(peer)),
 				 errhint("Run SELECT dht.anchor_init('%s'); on that anchor again to recreate it.", peer)));
 	check_peer_version(conn, peer);
-	if (has_slot)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("replication slot \"%s\" already exists on anchor \"%s\"", slot, peer),
-				 errdetail("It is left over from an earlier subscription of this anchor, or another database on this server uses the same anchor name."),
-				 errhint("If it is unused, drop it on that anchor: SELECT pg_drop_replication_slot('%s');", slot)));
+	return has_slot;
 }
 
 /*
@@ -243,48 +245,99 @@ create_subscription(const char *peer, const char *conninfo, const char *slot)
 	anchor_exec(sql);
 }
 
-Datum
-anchor_add_peer(PG_FUNCTION_ARGS)
+/*
+ * Our slot's name is taken on the peer.  An anchor that is recovering or
+ * rejoining knows it is the slot of its former self, and drops it unless a
+ * server uses it; otherwise it is someone's, and the caller is told.
+ */
+static void
+settle_taken_slot(PGconn *conn, const char *peer, const char *slot, bool former_self)
 {
-	char	   *peer = anchor_text_arg(fcinfo, 0, "anchor name");
-	char	   *conninfo_in = anchor_text_arg(fcinfo, 1, "conninfo");
-	char	   *me;
+	const char *params[1] = {slot};
+
+	if (former_self)
+	{
+		PQclear(anchor_query(conn, peer,
+							 "SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+							 "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND NOT active",
+							 1, params));
+		if (anchor_query_text(conn, peer, "SELECT slot_name::text FROM pg_catalog.pg_replication_slots "
+							  "WHERE slot_name = $1", 1, params) == NULL)
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" on anchor \"%s\" is in use", slot, peer),
+				 errdetail("Another server may still run as this anchor.")));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DUPLICATE_OBJECT),
+			 errmsg("replication slot \"%s\" already exists on anchor \"%s\"", slot, peer),
+			 errdetail("It is left over from an earlier subscription of this anchor, or another database on this server uses the same anchor name."),
+			 errhint("If it is unused, drop it on that anchor: SELECT pg_drop_replication_slot('%s');", slot)));
+}
+
+/*
+ * The steps after the argument checks, also run by dht.anchor_rejoin and by
+ * a peer that rejoined (anchor_recover.c).  The membership checks run
+ * before anything is created on the peer; the feeds of a recovery or of
+ * adopted origins after the subscription, in the same transaction.
+ */
+void
+anchor_subscribe_peer(const char *peer, const char *conninfo_in, const char *me, SubscribeMode mode)
+{
 	char	   *conninfo;
 	char	   *slot;
 	int			timeout_ms;
 	PGconn	   *conn;
 
-	check_anchor_name(peer);
-	SPI_connect();
-	lock_anchor_config();
-	me = anchor_require_self();
-	if (strcmp(peer, me) != 0 && anchor_has_subscription(anchor_subscription(peer)))
+	if (anchor_has_subscription(anchor_subscription(peer)))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("anchor \"%s\" is already a peer", peer),
 				 errhint("To change its connection, remove it with dht.anchor_remove_peer and add it again.")));
-	if (strcmp(peer, me) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("anchor \"%s\" cannot be its own peer", peer)));
-
 	conninfo = anchor_normalise_conninfo(peer, conninfo_in, &timeout_ms);
 	slot = anchor_slot_name(peer, me);
 	conn = anchor_connect(peer, conninfo, timeout_ms);
 	PG_TRY();
 	{
-		check_password_used(conn, peer);
-		check_peer(conn, peer, slot);
+		bool		slot_taken;
+		bool		recovering;
+
+		if (mode != SUBSCRIBE_REFRESH)
+			check_password_used(conn, peer);
+		slot_taken = check_peer(conn, peer, slot);
+		recovering = anchor_check_membership(conn, peer, conninfo, me, mode != SUBSCRIBE_ADD);
+		if (slot_taken)
+			settle_taken_slot(conn, peer, slot, recovering || mode != SUBSCRIBE_ADD);
 		anchor_create_remote_slot(conn, peer, conninfo, slot);
+		anchor_forget_origin_rows(peer);
+		create_subscription(peer, conninfo, slot);
+		anchor_fetch_adopted(conn, peer, conninfo, me);
 	}
 	PG_FINALLY();
 	{
 		PQfinish(conn);
 	}
 	PG_END_TRY();
+}
 
-	anchor_forget_origin_rows(peer);
-	create_subscription(peer, conninfo, slot);
+Datum
+anchor_add_peer(PG_FUNCTION_ARGS)
+{
+	char	   *peer = anchor_text_arg(fcinfo, 0, "anchor name");
+	char	   *conninfo_in = anchor_text_arg(fcinfo, 1, "conninfo");
+	char	   *me;
+
+	check_anchor_name(peer);
+	SPI_connect();
+	lock_anchor_config();
+	me = anchor_require_self();
+	if (strcmp(peer, me) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("anchor \"%s\" cannot be its own peer", peer)));
+	anchor_feeds_settle(me);
+	anchor_subscribe_peer(peer, conninfo_in, me, SUBSCRIBE_ADD);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -301,7 +354,7 @@ anchor_remove_peer(PG_FUNCTION_ARGS)
 	check_anchor_name(peer);
 	SPI_connect();
 	lock_anchor_config();
-	(void) anchor_require_self();
+	anchor_feeds_settle(anchor_require_self());
 	if (!anchor_has_subscription(anchor_subscription(peer)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -316,7 +369,7 @@ anchor_remove_peer(PG_FUNCTION_ARGS)
  * (called by the procedure dht.anchor_resume in 70_anchor.sql)
  * ---------------------------------------------------------------------- */
 
-/* Publish the token rows and every SLA class column again; clear the pause. */
+/* Publish the token rows, the 0.2.0 tables and every SLA class column again; clear the pause. */
 Datum
 anchor_unpause(PG_FUNCTION_ARGS)
 {
@@ -333,9 +386,11 @@ anchor_unpause(PG_FUNCTION_ARGS)
 					  "WHERE schemaname = 'dht' AND tablename = 'token_log' AND pubname = $1",
 					  anchor_publication(me)) == NULL)
 		{
-			anchor_exec(psprintf("ALTER PUBLICATION %s ADD TABLE %s WHERE (origin = %s)",
-							  quote_identifier(anchor_publication(me)), TOKEN_TABLE,
-							  quote_literal_cstr(me)));
+			for (int i = 0; i < anchor_log_table_count; i++)
+				if (anchor_table_paused(anchor_log_tables[i]))
+					anchor_exec(psprintf("ALTER PUBLICATION %s ADD TABLE %s WHERE (origin = %s)",
+										 quote_identifier(anchor_publication(me)), anchor_log_tables[i],
+										 quote_literal_cstr(me)));
 			/* every column of dht.sla_log again (the upgrade published 0.1.0's) */
 			anchor_exec(psprintf("ALTER PUBLICATION %s DROP TABLE dht.sla_log",
 							  quote_identifier(anchor_publication(me))));

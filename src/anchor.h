@@ -30,6 +30,7 @@
 /* The replicated log tables, in publication order (anchor_util.c). */
 extern const char *const anchor_log_tables[];
 extern const int anchor_log_table_count;
+extern bool anchor_table_paused(const char *table);
 
 /* The table whose rows change format in upgrades (see dht.anchor_resume). */
 #define TOKEN_TABLE "dht.token_log"
@@ -62,6 +63,8 @@ extern char *anchor_conn_error(PGconn *conn);
 extern PGconn *anchor_connect(const char *peer, const char *conninfo, int timeout_ms);
 extern PGresult *anchor_query(PGconn *conn, const char *peer, const char *sql,
 							  int nparams, const char *const *params);
+/* A statement through the simple query protocol (a CALL that commits). */
+extern PGresult *anchor_simple_query(PGconn *conn, const char *peer, const char *sql);
 /* One text value of a query that returns one row. */
 extern char *anchor_query_text(PGconn *conn, const char *peer, const char *sql,
 							   int nparams, const char *const *params);
@@ -98,5 +101,60 @@ extern void anchor_create_remote_slot(PGconn *conn, const char *peer, const char
  * progress in case it rolls back.
  */
 extern void anchor_drop_subscription(const char *sub, const char *peer);
+
+/* ---- feeds of another origin's rows (anchor_feed.c) */
+extern char *anchor_feed_publication(const char *server, const char *origin);
+extern char *anchor_feed_subscription(const char *origin);
+extern void anchor_serve_origin_local(const char *me, const char *origin);
+extern void anchor_feed_create(PGconn *conn, const char *server, const char *conninfo,
+							   const char *origin, const char *me);
+extern char *anchor_feed_server(const char *origin);
+extern int	anchor_feed_tables_left(const char *origin);
+extern void anchor_feed_drop(const char *origin);
+extern void anchor_feeds_settle(const char *me);
+
+/* ---- membership checks when adding a peer (anchor_recover.c, anchor_adopt.c) */
+
+/* What a peer says about itself and about this anchor's rows. */
+typedef struct PeerMembership
+{
+	char	   *fence;			/* its write fence, NULL if none */
+	int64		own_writes;		/* its own writes it holds */
+	int64		writes_of_me;	/* this anchor's writes it holds */
+} PeerMembership;
+
+extern void anchor_read_membership(PGconn *conn, const char *peer, const char *me,
+								   PeerMembership *pm);
+/* The same through a connection of its own (the connect timeout capped). */
+extern void anchor_membership_of(const char *peer, const char *conninfo_in, const char *me,
+								 int max_timeout_ms, PeerMembership *pm);
+/*
+ * Before subscribing to a peer: refuse a peer that is recovering or holds
+ * less of its own history than this anchor does; if the peer holds more of
+ * this anchor's own rows than it does, start recovering them from it (a
+ * rebuilt anchor) or refuse (a restored one: dht.anchor_rejoin), unless
+ * rejoining says the caller handles that.  Returns true if this anchor is
+ * recovering its own rows (a feed started now or before).
+ */
+extern bool anchor_check_membership(PGconn *conn, const char *peer, const char *conninfo,
+									const char *me, bool rejoining);
+
+/* How a peer is being subscribed to (anchor_subscribe_peer). */
+typedef enum SubscribeMode
+{
+	SUBSCRIBE_ADD,				/* dht.anchor_add_peer */
+	SUBSCRIBE_REJOIN,			/* dht.anchor_rejoin: it recovers this anchor's rows itself */
+	SUBSCRIBE_REFRESH			/* a peer that rejoined asked: the conninfo is our own */
+} SubscribeMode;
+/* After subscribing: fetch the retired origins the peer adopted that this anchor lacks. */
+extern void anchor_fetch_adopted(PGconn *conn, const char *peer, const char *conninfo,
+								 const char *me);
+/* Set or clear this anchor's write fence (inside SPI). */
+extern void anchor_set_fence(const char *fence);
+/* Drop the local slots peers read this anchor through (inside SPI). */
+extern int	anchor_drop_local_slots(const char *pattern);
+/* Subscribe to a peer: the steps of dht.anchor_add_peer after its checks (anchor.c). */
+extern void anchor_subscribe_peer(const char *peer, const char *conninfo_in, const char *me,
+								  SubscribeMode mode);
 
 #endif							/* DHT_ANCHOR_H */

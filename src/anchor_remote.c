@@ -216,26 +216,12 @@ remote_cancel(PGconn *conn)
 	}
 }
 
-/*
- * Run a query with text parameters and wait for its result, servicing
- * interrupts (a cancel here cancels the query on the peer too).  On a
- * remote error, raise it with the peer's SQLSTATE and message.
- */
-PGresult *
-anchor_query(PGconn *conn, const char *peer, const char *sql,
-			 int nparams, const char *const *params)
+/* Wait for the last result of what was sent, servicing interrupts. */
+static PGresult *
+wait_result(PGconn *conn)
 {
 	PGresult   *volatile last = NULL;
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
-	{
-		char	   *msg = anchor_conn_error(conn);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not send a query to anchor \"%s\"", peer),
-				 errdetail("%s", msg)));
-	}
 	PG_TRY();
 	{
 		for (;;)
@@ -264,7 +250,13 @@ anchor_query(PGconn *conn, const char *peer, const char *sql,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	return last;
+}
 
+/* Raise a remote error with the peer's SQLSTATE and message; else return res. */
+static PGresult *
+check_result(PGconn *conn, const char *peer, PGresult *last)
+{
 	if (last == NULL || (PQresultStatus(last) != PGRES_TUPLES_OK &&
 						 PQresultStatus(last) != PGRES_COMMAND_OK))
 	{
@@ -284,6 +276,39 @@ anchor_query(PGconn *conn, const char *peer, const char *sql,
 				 errdetail("%s", msg)));
 	}
 	return last;
+}
+
+static void
+report_send_failure(PGconn *conn, const char *peer)
+{
+	char	   *msg = anchor_conn_error(conn);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("could not send a query to anchor \"%s\"", peer),
+			 errdetail("%s", msg)));
+}
+
+/*
+ * Run a query with text parameters and wait for its result, servicing
+ * interrupts (a cancel here cancels the query on the peer too).  On a
+ * remote error, raise it with the peer's SQLSTATE and message.
+ */
+PGresult *
+anchor_query(PGconn *conn, const char *peer, const char *sql,
+			 int nparams, const char *const *params)
+{
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		report_send_failure(conn, peer);
+	return check_result(conn, peer, wait_result(conn));
+}
+
+PGresult *
+anchor_simple_query(PGconn *conn, const char *peer, const char *sql)
+{
+	if (!PQsendQuery(conn, sql))
+		report_send_failure(conn, peer);
+	return check_result(conn, peer, wait_result(conn));
 }
 
 /* ----------------------------------------------------------------------
@@ -490,7 +515,6 @@ anchor_forget_pending(PendingSlot *target)
 		}
 	}
 }
-
 
 char *
 anchor_query_text(PGconn *conn, const char *peer, const char *sql,

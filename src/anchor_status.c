@@ -2,7 +2,8 @@
  * anchor_status.c
  *	  dht.anchor_status(): one row per peer (what its subscription's worker
  *	  and the peer's slot say), then one per other origin this anchor holds
- *	  rows of (served by an adopter, or by nobody).
+ *	  rows of (being copied, served by an adopter, or by nobody), and one
+ *	  for this anchor itself while a write fence stops it.
  */
 #include "smartlayer_dht.h"
 
@@ -17,6 +18,8 @@
 #include "anchor.h"
 
 PG_FUNCTION_INFO_V1(anchor_status);
+
+#define STATUS_COLUMNS 11
 
 /* ----------------------------------------------------------------------
  * dht.anchor_status()
@@ -171,6 +174,67 @@ read_peer_slot(PeerStatus *ps)
 	PG_END_TRY();
 }
 
+/*
+ * The origins this anchor holds rows of that no peer serves it: this
+ * anchor itself while it recovers its rows, origins a feed is copying,
+ * retired anchors an adopter serves, and those nobody serves (a later
+ * anchor would never receive their rows: adopt them).  Their rows come from
+ * the write marks (a small table), not from the logs.
+ */
+static void
+emit_other_origins(ReturnSetInfo *rsinfo)
+{
+	if (SPI_execute("WITH me AS (SELECT name, write_fence FROM dht.anchor_self), "
+					"feeds AS (SELECT substr(s.subname, 10) AS origin, "
+					"                 substr(s.subpublications[1], 5, length(s.subpublications[1]) - 5 "
+					"                        - length(substr(s.subname, 10))) AS server, "
+					"                 (SELECT count(*) FROM pg_catalog.pg_subscription_rel r "
+					"                  WHERE r.srsubid = s.oid AND r.srsubstate <> 'r')::int AS left_ "
+					"          FROM pg_catalog.pg_subscription s "
+					"          WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database "
+					"                             WHERE datname = pg_catalog.current_database()) "
+					"            AND s.subname LIKE 'dht\\_feed\\_%'), "
+					"origins AS (SELECT origin FROM dht.origin_marks UNION SELECT retired FROM dht.anchor_adoptions "
+					"            UNION SELECT origin FROM feeds UNION SELECT name FROM me WHERE write_fence IS NOT NULL) "
+					"SELECT o.origin, "
+					"       CASE WHEN o.origin = me.name THEN me.write_fence "
+					"            WHEN f.origin IS NOT NULL THEN CASE WHEN f.left_ > 0 THEN 'copying' ELSE 'copied' END "
+					"            WHEN EXISTS (SELECT FROM dht.anchor_adoptions a WHERE a.retired = o.origin) THEN 'adopted' "
+					"            ELSE 'unserved' END, "
+					"       f.left_, "
+					"       coalesce(f.server, (SELECT string_agg(a.origin, ',' ORDER BY a.origin) "
+					"                           FROM dht.anchor_adoptions a WHERE a.retired = o.origin)) "
+					"FROM origins o CROSS JOIN me LEFT JOIN feeds f ON f.origin = o.origin "
+					"WHERE o.origin NOT IN ('genesis', 'local') "
+					"  AND (o.origin <> me.name OR me.write_fence IS NOT NULL) "
+					"  AND NOT EXISTS (SELECT FROM pg_catalog.pg_subscription s "
+					"                  WHERE s.subname = 'dht_from_' || o.origin "
+					"                    AND s.subdbid = (SELECT oid FROM pg_catalog.pg_database "
+					"                                     WHERE datname = pg_catalog.current_database())) "
+					"ORDER BY 1", true, 0) < 0)
+		elog(ERROR, "smartlayer_dht: could not read the origins");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		values[STATUS_COLUMNS];
+		bool		nulls[STATUS_COLUMNS];
+		bool		isnull;
+
+		memset(nulls, true, sizeof(nulls));
+		values[0] = SPI_getbinval(tup, desc, 1, &nulls[0]);
+		values[1] = SPI_getbinval(tup, desc, 2, &nulls[1]);
+		values[4] = values[5] = Int64GetDatum(0);
+		nulls[4] = nulls[5] = false;
+		values[6] = SPI_getbinval(tup, desc, 3, &isnull);
+		values[6] = isnull ? Int32GetDatum(0) : values[6];
+		nulls[6] = false;
+		values[10] = SPI_getbinval(tup, desc, 4, &nulls[10]);
+		/* the datums live in SPI memory: tuplestore_putvalues copies them */
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
 static const char *
 peer_state(const PeerStatus *ps)
 {
@@ -207,8 +271,8 @@ anchor_status(PG_FUNCTION_ARGS)
 	foreach(lc, peers)
 	{
 		PeerStatus *ps = lfirst(lc);
-		Datum		values[10];
-		bool		nulls[10] = {0};
+		Datum		values[STATUS_COLUMNS];
+		bool		nulls[STATUS_COLUMNS] = {0};
 
 		read_peer_slot(ps);
 		values[0] = CStringGetTextDatum(ps->peer);
@@ -226,7 +290,11 @@ anchor_status(PG_FUNCTION_ARGS)
 		nulls[8] = !ps->has_worker;
 		values[9] = ps->error ? CStringGetTextDatum(ps->error) : (Datum) 0;
 		nulls[9] = ps->error == NULL;
+		values[10] = CStringGetTextDatum(ps->peer);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	SPI_connect();
+	emit_other_origins(rsinfo);
+	SPI_finish();
 	return (Datum) 0;
 }

@@ -32,7 +32,12 @@
  * first change, flushes them at commit with one statement.  Each backend
  * adds to its own rows (slot = its backend id), so concurrent writers never
  * wait on each other's rows.  dht.bucket_digests() sums the slots and adds
- * the current transaction's unflushed changes.
+ * the current transaction's unflushed changes.  The same flush adds the
+ * number of rows this anchor wrote under its own name to its write marks
+ * (origin_marks.c): the directory's own writes count the rows they add, the
+ * trigger the local rows of this anchor's origin (rows applied by
+ * replication are other anchors' writes, and deletions are not writes of
+ * history).
  */
 #include "smartlayer_dht.h"
 
@@ -59,6 +64,8 @@
 #include "utils/snapmgr.h"
 
 #include "digest.h"
+#include "origin_marks.h"
+#include "registry_cache.h"
 #include "token.h"
 #include "tokenrows.h"
 
@@ -83,6 +90,7 @@ typedef struct LevelSums
 	bool		queued;			/* a flush event is queued at this level */
 	bool		dirty[NSLOTS];
 	Lanes		sums[NSLOTS];
+	int64		own_rows;		/* rows this anchor wrote under its name (origin_marks.c) */
 } LevelSums;
 
 static LevelSums *top_level = NULL;	/* innermost level with changes */
@@ -291,6 +299,7 @@ digest_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				parent->dirty[s] = true;
 			}
 		parent->queued |= level->queued;
+		parent->own_rows += level->own_rows;
 		top_level = parent;
 		pfree(level);
 	}
@@ -360,10 +369,9 @@ dht_digest_token_row(Datum token, const char *origin, int16 bucket, const char *
 	lanes_from_bytes(out, h);
 }
 
-void
-dht_digest_account(int bucket, const DigestLanes *row, bool add)
+static void
+account(LevelSums *level, int bucket, const DigestLanes *row, bool add)
 {
-	LevelSums  *level = current_level();
 	int			slot = bucket + 1;
 
 	if (add)
@@ -371,6 +379,32 @@ dht_digest_account(int bucket, const DigestLanes *row, bool add)
 	else
 		lanes_sub(&level->sums[slot], row);
 	level->dirty[slot] = true;
+}
+
+/* The directory's own writes: every row it adds is one of this anchor's. */
+void
+dht_digest_account(int bucket, const DigestLanes *row, bool add)
+{
+	LevelSums  *level = current_level();
+
+	account(level, bucket, row, add);
+	if (add)
+		level->own_rows++;
+}
+
+/* Whether a row a local statement wrote is one of this anchor's own. */
+static bool
+own_row(Relation rel, HeapTuple tuple)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			attno = SPI_fnumber(desc, "origin");
+	bool		isnull;
+	Datum		d;
+
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA || attno <= 0)
+		return false;
+	d = heap_getattr(tuple, attno, desc, &isnull);
+	return !isnull && strcmp(TextDatumGetCString(d), dht_origin()) == 0;
 }
 
 /* ---- the trigger */
@@ -435,7 +469,7 @@ digest_row(PG_FUNCTION_ARGS)
 		int			slot = row_slot(rel, trig->tg_trigtuple);
 
 		row_hash(rel, trig->tg_trigtuple, &h);
-		dht_digest_account(slot - 1, &h, false);
+		account(current_level(), slot - 1, &h, false);
 	}
 	if (!TRIGGER_FIRED_BY_DELETE(trig->tg_event))
 	{
@@ -443,7 +477,9 @@ digest_row(PG_FUNCTION_ARGS)
 		int			slot = row_slot(rel, result);
 
 		row_hash(rel, result, &h);
-		dht_digest_account(slot - 1, &h, true);
+		account(current_level(), slot - 1, &h, true);
+		if (own_row(rel, result))
+			current_level()->own_rows++;
 		if (slot > 0 && SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
 		{
 			if (MyLogicalRepWorker != NULL && am_tablesync_worker())
@@ -535,6 +571,11 @@ digest_flush(PG_FUNCTION_ARGS)
 				 errhint("Do not SET CONSTRAINTS ... IMMEDIATE for them inside a savepoint; they run at commit.")));
 	SPI_connect();
 	flush_level(top_level);
+	if (top_level->own_rows > 0)
+	{
+		origin_marks_add(dht_origin(), top_level->own_rows);
+		top_level->own_rows = 0;
+	}
 	if (copied_origin != NULL)
 	{
 		Oid			types[1] = {TEXTOID};

@@ -85,7 +85,7 @@ write_draft(Datum token, const TokenRows *tr, const HolderSet *draft)
 {
 	const TokenRow *meta = &tr->rows[tr->res.meta_row];
 
-	token_rows_write_own(token, dht_origin(), meta->bucket, meta->sla, draft,
+	token_rows_write_own(token, dht_write_origin(), meta->bucket, meta->sla, draft,
 						 tr->own >= 0 ? &tr->rows[tr->own] : NULL);
 }
 

@@ -51,6 +51,9 @@ static int	pin_depth = 0;
 static HTAB *sla_cache = NULL;
 static HTAB *node_states = NULL;
 static char *origin_name = NULL;
+static bool write_state_loaded = false;
+static char *write_fence = NULL;	/* anchor_self.write_fence */
+static bool write_verified = false;	/* verified since the server started */
 /* Every epoch and its seed, ascending (epochs are few); NULL until loaded. */
 typedef struct EpochSeed
 {
@@ -91,6 +94,8 @@ cache_reset(void)
 	sla_cache = NULL;
 	node_states = NULL;
 	origin_name = NULL;
+	write_state_loaded = false;
+	write_fence = NULL;
 	epochs = NULL;
 	nepochs = 0;
 	key_typid = InvalidOid;
@@ -562,6 +567,35 @@ dht_origin(void)
 		origin_name = name;
 	}
 	return origin_name;
+}
+
+void
+dht_anchor_write_state(const char **fence, bool *verified)
+{
+	ensure_cache();
+	if (!write_state_loaded)
+	{
+		char	   *f = NULL;
+		bool		v = true;
+
+		SPI_connect();
+		spi_run("SELECT write_fence, coalesce(verified_at >= pg_catalog.pg_postmaster_start_time(), false) "
+				"FROM dht.anchor_self", 0, NULL, NULL);
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			char	   *t = spi_text(0, 1);
+
+			f = t ? MemoryContextStrdup(cache_cxt, t) : NULL;
+			v = DatumGetBool(spi_value(0, 2, &isnull));
+		}
+		SPI_finish();
+		write_fence = f;
+		write_verified = v;
+		write_state_loaded = true;
+	}
+	*fence = write_fence;
+	*verified = write_verified;
 }
 
 /* ---- types */

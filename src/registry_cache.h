@@ -59,6 +59,17 @@ extern bool dht_epoch_seed(int64 epoch, uint8 *seed);
 /* The name this anchor writes its rows under. */
 extern const char *dht_origin(void);
 
+/*
+ * The origin to write a row under: dht_origin(), once this anchor may write
+ * (anchor_recover.c: ERROR 55000 while it is fenced, or behind its peers on
+ * its own rows after a restart).
+ */
+extern const char *dht_write_origin(void);
+
+/* anchor_self's write fence (NULL: none) and whether its own rows were
+ * checked against its peers since the server started (no anchor: true). */
+extern void dht_anchor_write_state(const char **fence, bool *verified);
+
 /* A registered node, found by the reference holders name it by. */
 typedef struct DhtNodeInfo
 {

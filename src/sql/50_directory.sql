@@ -25,7 +25,10 @@ CREATE TABLE dht.anchor_self (
     name        text PRIMARY KEY,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     singleton   boolean NOT NULL DEFAULT true UNIQUE CHECK (singleton),
-    sync_paused boolean NOT NULL DEFAULT false     -- token rows not published (an upgrade)
+    sync_paused boolean NOT NULL DEFAULT false,    -- token rows not published (an upgrade)
+    -- 0.2 (added by the upgrade from 0.1 as columns at the end)
+    write_fence text,           -- why this anchor writes nothing under its name now (src/anchor_recover.c)
+    verified_at timestamptz     -- when its own rows were last checked against its peers'
 );
 
 CREATE FUNCTION dht.local_origin() RETURNS text

@@ -60,7 +60,7 @@ CREATE FUNCTION dht._put_sla(name text, data_shards int, parity_shards int, targ
     INSERT INTO dht.sla_log AS s (name, origin, data_shards, parity_shards, target_availability,
         min_bandwidth_mbps, min_storage_gb, min_availability, diversity, regions, event_at,
         coding, symbols_per_holder)
-    VALUES (name, dht.local_origin(), data_shards, parity_shards, target,
+    VALUES (name, dht._write_origin(), data_shards, parity_shards, target,
         min_bandwidth_mbps, min_storage_gb, min_availability, diversity, regions,
         dht._next_event_at((SELECT max(event_at) FROM dht.sla_log l WHERE l.name = _put_sla.name)),
         coding, symbols_per_holder)

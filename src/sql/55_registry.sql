@@ -1,14 +1,15 @@
 -- The registry's write API: SLA classes, nodes (operator path and signed
 -- announcements), node states and epochs.  Every function writes only rows of
 -- this anchor's origin, through SECURITY DEFINER with a pinned search_path.
+-- (CREATE OR REPLACE throughout: the upgrade from 0.1.0 runs this file again.)
 
 -- Signature check used by dht.announce (src/signing.c).
-CREATE FUNCTION dht.ed25519_verify(message bytea, signature bytea, pubkey bytea) RETURNS boolean
+CREATE OR REPLACE FUNCTION dht.ed25519_verify(message bytea, signature bytea, pubkey bytea) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION dht.ed25519_verify(bytea, bytea, bytea) IS 'whether signature is a valid Ed25519 signature of message by pubkey';
 
 -- Raise 22023 with a message and an optional detail.
-CREATE FUNCTION dht._bad_parameter(message text, detail text DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION dht._bad_parameter(message text, detail text DEFAULT NULL) RETURNS void
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog, dht, pg_temp AS $$
 BEGIN
@@ -21,19 +22,19 @@ END $$;
 -- Every change to the registry tells every backend to drop its cached
 -- eligible-node sets (src/placement_sql.c); the trigger fires for local
 -- writes and for rows applied by logical replication alike.
-CREATE FUNCTION dht._registry_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION dht._registry_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'registry_changed' LANGUAGE C;
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.sla_log
+CREATE OR REPLACE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.sla_log
     FOR EACH ROW EXECUTE FUNCTION dht._registry_changed();
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.node_log
+CREATE OR REPLACE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.node_log
     FOR EACH ROW EXECUTE FUNCTION dht._registry_changed();
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.node_state_log
+CREATE OR REPLACE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.node_state_log
     FOR EACH ROW EXECUTE FUNCTION dht._registry_changed();
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.epoch_log
+CREATE OR REPLACE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.epoch_log
     FOR EACH ROW EXECUTE FUNCTION dht._registry_changed();
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.anchor_self
+CREATE OR REPLACE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON dht.anchor_self
     FOR EACH ROW EXECUTE FUNCTION dht._registry_changed();
-CREATE TRIGGER registry_changed_truncate AFTER TRUNCATE ON dht.node_log
+CREATE OR REPLACE TRIGGER registry_changed_truncate AFTER TRUNCATE ON dht.node_log
     FOR EACH STATEMENT EXECUTE FUNCTION dht._registry_changed();
 ALTER TABLE dht.sla_log ENABLE ALWAYS TRIGGER registry_changed;
 ALTER TABLE dht.node_log ENABLE ALWAYS TRIGGER registry_changed;
@@ -42,7 +43,7 @@ ALTER TABLE dht.epoch_log ENABLE ALWAYS TRIGGER registry_changed;
 ALTER TABLE dht.anchor_self ENABLE ALWAYS TRIGGER registry_changed;
 
 ---------------------------------------------------------------------------
-CREATE FUNCTION dht._check_node_args(endpoint text, region text, operator text, addr inet,
+CREATE OR REPLACE FUNCTION dht._check_node_args(endpoint text, region text, operator text, addr inet,
         bandwidth_mbps int, storage_gb bigint) RETURNS void
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, dht, pg_temp AS $$
@@ -67,7 +68,7 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION dht.register_node(pubkey bytea, endpoint text, region text, operator text,
+CREATE OR REPLACE FUNCTION dht.register_node(pubkey bytea, endpoint text, region text, operator text,
         addr inet, bandwidth_mbps int, storage_gb bigint, weight float8 DEFAULT 1.0)
         RETURNS dht.key
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -89,7 +90,7 @@ BEGIN
     ORDER BY n.seq DESC, n.recorded_at DESC, n.origin DESC LIMIT 1;
     INSERT INTO dht.node_log AS n (node_id, origin, pubkey, endpoint, region, operator, addr,
         bandwidth_mbps, storage_gb, weight, declared_state, seq, issued_at, recorded_at, doc, signature)
-    VALUES (id, dht.local_origin(), pubkey, endpoint, region, operator, addr, bandwidth_mbps,
+    VALUES (id, dht._write_origin(), pubkey, endpoint, region, operator, addr, bandwidth_mbps,
         storage_gb, weight, coalesce(cur.declared_state, 'active'), coalesce(cur.seq, 0), NULL,
         dht._next_event_at(cur.recorded_at), NULL, NULL)
     ON CONFLICT (node_id, origin) DO UPDATE SET
@@ -105,7 +106,7 @@ COMMENT ON FUNCTION dht.register_node(bytea, text, text, text, inet, int, bigint
 
 ---------------------------------------------------------------------------
 -- A field of an announcement: present, of the right JSON type.
-CREATE FUNCTION dht._announce_field(doc jsonb, field text, kind text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION dht._announce_field(doc jsonb, field text, kind text) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, dht, pg_temp AS $$
 BEGIN
@@ -124,7 +125,7 @@ BEGIN
     RETURN doc -> field;
 END $$;
 
-CREATE FUNCTION dht._announce_int(doc jsonb, field text, lo numeric, hi numeric) RETURNS numeric
+CREATE OR REPLACE FUNCTION dht._announce_int(doc jsonb, field text, lo numeric, hi numeric) RETURNS numeric
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, dht, pg_temp AS $$
 DECLARE
@@ -138,7 +139,7 @@ BEGIN
     RETURN v;
 END $$;
 
-CREATE FUNCTION dht._announce_doc(doc bytea) RETURNS jsonb
+CREATE OR REPLACE FUNCTION dht._announce_doc(doc bytea) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path = pg_catalog, dht, pg_temp AS $$
 DECLARE
@@ -159,7 +160,7 @@ BEGIN
     RETURN j;
 END $$;
 
-CREATE FUNCTION dht.announce(doc bytea, signature bytea) RETURNS dht.key
+CREATE OR REPLACE FUNCTION dht.announce(doc bytea, signature bytea) RETURNS dht.key
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, dht, pg_temp AS $$
 DECLARE
@@ -236,7 +237,7 @@ BEGIN
     END IF;
     INSERT INTO dht.node_log AS n (node_id, origin, pubkey, endpoint, region, operator, addr,
         bandwidth_mbps, storage_gb, weight, declared_state, seq, issued_at, recorded_at, doc, signature)
-    VALUES (id, dht.local_origin(), pk, j ->> 'endpoint', j ->> 'region', j ->> 'operator', addr,
+    VALUES (id, dht._write_origin(), pk, j ->> 'endpoint', j ->> 'region', j ->> 'operator', addr,
         (j ->> 'bandwidth_mbps')::int, (j ->> 'storage_gb')::bigint, coalesce(cur.weight, 1.0),
         state, seq, to_timestamp(issued),
         dht._next_event_at(greatest(cur.recorded_at,
@@ -253,7 +254,7 @@ COMMENT ON FUNCTION dht.announce(bytea, bytea) IS
     'record a node''s own Ed25519-signed announcement; returns its node id';
 
 ---------------------------------------------------------------------------
-CREATE FUNCTION dht._require_node(id dht.key) RETURNS void
+CREATE OR REPLACE FUNCTION dht._require_node(id dht.key) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, dht, pg_temp AS $$
 BEGIN
@@ -262,7 +263,7 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION dht.set_node_state(node_id dht.key, state text) RETURNS void
+CREATE OR REPLACE FUNCTION dht.set_node_state(node_id dht.key, state text) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, dht, pg_temp AS $$
 BEGIN
@@ -272,7 +273,7 @@ BEGIN
             'A node state is one of active, draining, down, banned.');
     END IF;
     INSERT INTO dht.node_state_log AS s (node_id, origin, state, state_at)
-    VALUES (node_id, dht.local_origin(), state,
+    VALUES (node_id, dht._write_origin(), state,
         dht._next_event_at(greatest(
             (SELECT max(l.state_at) FROM dht.node_state_log l WHERE l.node_id = set_node_state.node_id),
             (SELECT max(l.recorded_at) FROM dht.node_log l WHERE l.node_id = set_node_state.node_id))))
@@ -282,7 +283,7 @@ END $$;
 COMMENT ON FUNCTION dht.set_node_state(dht.key, text) IS
     'an operator''s decision on a node: active, draining, down or banned';
 
-CREATE FUNCTION dht.set_node_availability(node_id dht.key, availability float8) RETURNS void
+CREATE OR REPLACE FUNCTION dht.set_node_availability(node_id dht.key, availability float8) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, dht, pg_temp AS $$
 BEGIN
@@ -291,7 +292,7 @@ BEGIN
         PERFORM dht._bad_parameter('availability must be between 0 and 1');
     END IF;
     INSERT INTO dht.node_state_log AS s (node_id, origin, availability, availability_at)
-    VALUES (node_id, dht.local_origin(), availability,
+    VALUES (node_id, dht._write_origin(), availability,
         dht._next_event_at((SELECT max(l.availability_at) FROM dht.node_state_log l
                             WHERE l.node_id = set_node_availability.node_id)))
     ON CONFLICT ON CONSTRAINT node_state_log_pkey DO UPDATE SET
@@ -301,7 +302,7 @@ COMMENT ON FUNCTION dht.set_node_availability(dht.key, float8) IS
     'record a node''s measured availability (fraction of time up)';
 
 ---------------------------------------------------------------------------
-CREATE FUNCTION dht.begin_epoch(seed bytea) RETURNS bigint
+CREATE OR REPLACE FUNCTION dht.begin_epoch(seed bytea) RETURNS bigint
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, dht, pg_temp AS $$
 DECLARE
@@ -314,7 +315,7 @@ BEGIN
     LOCK TABLE dht.epoch_log IN SHARE ROW EXCLUSIVE MODE;
     new_epoch := (SELECT max(epoch) + 1 FROM dht.epoch_log);
     INSERT INTO dht.epoch_log (epoch, origin, seed, event_at)
-    VALUES (new_epoch, dht.local_origin(), seed, clock_timestamp());
+    VALUES (new_epoch, dht._write_origin(), seed, clock_timestamp());
     RETURN new_epoch;
 END $$;
 COMMENT ON FUNCTION dht.begin_epoch(bytea) IS

@@ -23,19 +23,8 @@ CREATE FUNCTION dht.anchor_remove_peer(name text) RETURNS void
 COMMENT ON FUNCTION dht.anchor_remove_peer(text) IS
     'stop receiving a peer''s rows and drop its slot on the peer (its rows stay)';
 
-CREATE FUNCTION dht.anchor_status(
-        OUT peer text, OUT state text, OUT lag_bytes bigint, OUT last_msg timestamptz,
-        OUT apply_error_count bigint, OUT sync_error_count bigint, OUT tables_syncing integer,
-        OUT slot_status text, OUT worker_pid integer, OUT error text)
-    RETURNS SETOF record
-    AS 'MODULE_PATHNAME', 'anchor_status' LANGUAGE C VOLATILE SECURITY DEFINER ROWS 4
-    SET search_path = pg_catalog, pg_temp;
-COMMENT ON FUNCTION dht.anchor_status() IS
-    'one row per peer: streaming, catching up, disabled, failing or down, and how far behind';
-
 -- What a peer's replication user needs (the role is created in 00_prelude.sql).
 GRANT SELECT ON dht.anchor_self, dht.sla_log, dht.node_log, dht.node_state_log,
     dht.epoch_log TO dht_replication;
 
-GRANT EXECUTE ON FUNCTION dht.anchor_status() TO dht_reader;
 

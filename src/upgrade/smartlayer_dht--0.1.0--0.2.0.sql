@@ -15,7 +15,8 @@
 -- Once every anchor runs 0.2.0: CALL dht.anchor_resume() on each.
 
 -- 1. Pause.
-ALTER TABLE dht.anchor_self ADD COLUMN sync_paused boolean NOT NULL DEFAULT false;
+ALTER TABLE dht.anchor_self ADD COLUMN sync_paused boolean NOT NULL DEFAULT false,
+    ADD COLUMN write_fence text, ADD COLUMN verified_at timestamptz;
 --@include 72_resume.sql
 DO $pause$
 DECLARE
@@ -48,6 +49,7 @@ $pause$;
 -- 2. What changes.
 DROP VIEW dht.network_summary, dht.tokens_at_risk, dht.node_load, dht.placements, dht.tokens,
     dht.sla_classes;
+DROP FUNCTION dht.anchor_status();
 DROP FUNCTION dht.define_sla(text, int, int, int, bigint, float8, text, text[]),
     dht.define_sla_by_target(text, int, float8, int, bigint, float8, text, text[]),
     dht._put_sla(text, int, int, float8, int, bigint, float8, text, text[]),
@@ -72,11 +74,14 @@ GRANT USAGE ON SCHEMA dht TO dht_replication;
 --@include 48_holders.sql
 --@include 51_tokens.sql
 --@include 52_digest.sql
+--@include 53_write_origin.sql
 --@include 54_sla.sql
+--@include 55_registry.sql
 --@include 61_feeds.sql
 --@include 62_events.sql
 --@include 64_coding.sql
 --@include 65_operations.sql
+--@include 73_membership.sql
 
 -- 4. Convert: node references of the registered nodes, then the tokens.
 INSERT INTO dht.node_ref (ref, node_id, ambiguous)
@@ -102,6 +107,14 @@ FROM (SELECT array_agg(c ORDER BY i) AS cfg, array_agg(w ORDER BY i) AS cond
         AND c NOT IN ('dht.token_log_v01'::regclass, 'dht.placement_log_v01'::regclass)) x
 WHERE e.extname = 'smartlayer_dht';
 DROP TABLE dht.token_log_v01, dht.placement_log_v01;
+
+-- Write marks start at 1 for every origin this anchor holds rows of (0.1.0
+-- counted nothing), so that a rebuilt anchor (0) is told apart.
+INSERT INTO dht.origin_marks (origin, slot, writes)
+SELECT o, 0, 1 FROM (SELECT origin FROM dht.token_log UNION SELECT origin FROM dht.sla_log
+                     UNION SELECT origin FROM dht.node_log UNION SELECT origin FROM dht.node_state_log
+                     UNION SELECT origin FROM dht.epoch_log) x(o)
+WHERE o NOT IN ('genesis', 'local');
 
 -- 5. One repair check of every class (0.2.0 plans from a queue of changes).
 INSERT INTO dht.repair_queue (kind, item) SELECT 'c', name FROM dht.sla_classes

@@ -40,7 +40,7 @@ our @EXPORT = qw(new_anchor start_anchors add_peer mesh seed_registry token_name
   load_script start_load finish_load wait_converged log_fingerprint
   check_worker_logs digest);
 
-our @LOG_TABLES = qw(sla_log node_log node_state_log epoch_log token_log);
+our @LOG_TABLES = qw(sla_log node_log node_state_log epoch_log token_log origin_marks anchor_adoptions);
 
 # A server for one anchor.  %opt: init => 0 to skip dht.anchor_init,
 # logical => 0 for a server without wal_level = logical, conf => extra lines,
@@ -277,6 +277,9 @@ my @benign = (
 	'No such file or directory',
 	'unexpected EOF',
 	'replication slot .* is active for PID',
+	# a peer rebuilt or restored from a backup has lost the slots its peers
+	# read it through, until it rejoins and they copy it again
+	'replication slot "dh[tr]_[a-z0-9_]+" does not exist',
 	'logical replication (?:apply|table synchronization) worker for subscription .* will (?:stop|restart) because');
 my $benign = join('|', @benign);
 $benign = qr/$benign/;
