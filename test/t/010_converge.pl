@@ -112,12 +112,19 @@ for my $n (@anchors)
 }
 # Replication merged the two anchors' rows of the token: each anchor queued
 # it for the repair check (a merge is the one change to a token's holders
-# that no local write made), and a repair settles the queue.
+# that no local write made), and a repair settles the queue.  What a's
+# repair writes reaches b as one more merge, so b repairs after it has a's
+# rows, and the queues are read once both repairs have replicated.
 for my $n ($a, $b)
 {
 	is($n->safe_psql('postgres', "SELECT count(*) FROM dht.repair_queue WHERE kind = 't' AND item = '$tok'"),
 		'1', $n->name . ': the merged token is queued for repair');
 	$n->safe_psql('postgres', 'SELECT dht.repair()');
+	wait_converged(\@anchors, name => $n->name . "'s repair replicated");
+}
+$_->safe_psql('postgres', 'SELECT dht.repair()') for ($a, $b);
+for my $n ($a, $b)
+{
 	is($n->safe_psql('postgres', "SELECT count(*) FROM dht.repair_queue WHERE kind = 't'"),
 		'0', $n->name . ': dht.repair settles it');
 }

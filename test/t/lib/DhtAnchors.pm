@@ -277,6 +277,10 @@ my @benign = (
 	'No such file or directory',
 	'unexpected EOF',
 	'replication slot .* is active for PID',
+	# a worker restarted (a subscription refreshed, dropped and created
+	# again) before the one it replaces has released its origin: the
+	# launcher starts it again a moment later
+	'replication origin with ID \\d+ is already active for PID',
 	# a peer rebuilt or restored from a backup has lost the slots its peers
 	# read it through, until it rejoins and they copy it again
 	'replication slot "dh[tr]_[a-z0-9_]+" does not exist',
