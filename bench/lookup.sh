@@ -12,10 +12,11 @@ asset=0x06012c8cf97bead5deae237070f9587f8e7a266d
 
 echo "setting up: 1,000 nodes, $tokens tokens (4+2), pgbench_accounts of $tokens rows"
 make_network 1000
-t=$(time_sql "SELECT count(*) FROM generate_series(1, $tokens) i,
-                LATERAL dht.allocate(('eip155:1/erc721:$asset/' || i)::dht.token, 'standard')")
+t=$(time_sql "SELECT count(*) FROM generate_series(0, ($tokens - 1) / 100000) b,
+                LATERAL dht.allocate_many(ARRAY(SELECT ('eip155:1/erc721:$asset/' || i)::dht.token
+                    FROM generate_series(b * 100000 + 1, least((b + 1) * 100000, $tokens)) i), 'standard')")
 echo "allocated $tokens tokens in ${t}s"
-q "VACUUM ANALYZE dht.token_log, dht.placement_log, dht.node_log"
+q "VACUUM ANALYZE dht.token_log, dht.node_log"
 pgbench -i -q -s $((tokens / 100000)) >/dev/null 2>&1
 q "VACUUM ANALYZE pgbench_accounts"
 
