@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Three anchors converge by logical replication
+# Three anchors converge by logical replication; one retires, a fourth joins later
 #
-# Starts three throwaway servers (ports 55451-55453), names each anchor,
+# Starts three throwaway servers (ports 55451-55454), names each anchor,
 # connects them in a full mesh, writes on every one of them at once and shows
 # that they end with the same directory: equal dht.state_digest() and equal
 # counts.  The servers are removed at the end, also when something fails.
@@ -91,6 +91,25 @@ q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token OPERATOR(dht.=) $tok) A
             (SELECT count(*) FROM dht.placements WHERE token OPERATOR(dht.=) $tok) AS holders,
             (SELECT string_agg(DISTINCT origin, ', ') FROM dht.token_log WHERE token OPERATOR(dht.=) $tok) AS recorded_by"
 
-say "removing a peer drops its subscription and its slot; its rows stay"
-q 0 "SELECT dht.anchor_remove_peer('chennai')"
-q 0 "SELECT peer, state FROM dht.anchor_status()"
+say "chennai retires: it leaves (its peers stop reading it, nothing is left on any server), and amsterdam and boston adopt its rows"
+count_tokens="SELECT count(*) FROM dht.tokens"
+q 2 "CALL dht.anchor_leave()"
+q 0 "SELECT dht.anchor_adopt('chennai')"
+q 1 "SELECT dht.anchor_adopt('chennai')"
+q 0 "SELECT peer, state, served_by FROM dht.anchor_status()"
+scripts/pgcluster.sh destroy "${dirs[2]}"
+
+say "dakar joins later: it gets chennai's rows from an adopter, and the same directory"
+names[2]=dakar; ports[2]=55454
+dirs[2]=$(pg_tmpdir anchor-dakar)
+scripts/pgcluster.sh start "${dirs[2]}" "${ports[2]}" "wal_retrieve_retry_interval = '500ms'"
+q 2 "CREATE EXTENSION smartlayer_dht"
+q 2 "SELECT dht.anchor_init('dakar')"
+for j in 0 1; do
+    q 2 "SELECT dht.anchor_add_peer('${names[$j]}', '$(conninfo "$j")')"
+    q "$j" "SELECT dht.anchor_add_peer('dakar', '$(conninfo 2)')"
+done
+wait_converged
+q 2 "SELECT origin, count(*) AS tokens FROM dht.tokens GROUP BY origin ORDER BY origin"
+q 2 "SELECT peer, state, served_by FROM dht.anchor_status()"
+for i in 0 1 2; do printf '%s: %s tokens, state digest %s\n' "${names[$i]}" "$(qa "$i" "$count_tokens")" "$(qa "$i" "SELECT encode(dht.state_digest(), 'hex')")"; done
