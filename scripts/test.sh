@@ -8,6 +8,8 @@
 #   5. libFuzzer harnesses (test/fuzz/)   a short run each
 #   6. RaptorQ interoperability           liblcrq and npm raptorq 1.7.24
 #      (test/interop/run.sh)
+#   7. ops (test/ops/)                    what an operator and an application
+#      see: the README's first examples as pasted, ...
 # and ends with one line "suites: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +53,11 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-15}"; record fuzz $?
 
 say "RaptorQ interoperability"
 test/interop/run.sh; record interop $?
+
+say "ops: README examples"
+ops=0
+test/ops/readme.sh || ops=1
+record ops $ops
 
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Three anchors converge by logical replication
 #
-# Starts three throwaway servers (ports 55451-55453), names each anchor,
+# Starts three throwaway servers (ports 55451-55453, or from
+# $DHT_DEMO_ANCHOR_PORT on), names each anchor,
 # connects them in a full mesh, writes on every one of them at once and shows
 # that they end with the same directory: equal dht.state_digest() and equal
 # counts.  The servers are removed at the end, also when something fails.
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/../.."
 . scripts/lib.sh
 
 names=(amsterdam boston chennai)
-ports=(55451 55452 55453)
+base=${DHT_DEMO_ANCHOR_PORT:-55451}
+ports=($base $((base + 1)) $((base + 2)))
 dirs=()
 cleanup() { for d in "${dirs[@]}"; do scripts/pgcluster.sh destroy "$d"; done; }
 trap cleanup EXIT
@@ -30,6 +32,9 @@ for i in 0 1 2; do
     dirs[$i]=$(pg_tmpdir "anchor-${names[$i]}")
     scripts/pgcluster.sh start "${dirs[$i]}" "${ports[$i]}" "wal_retrieve_retry_interval = '500ms'"
     q "$i" "CREATE EXTENSION smartlayer_dht"
+    # what the NOTICE of CREATE EXTENSION says to run: operators on dht types
+    # then resolve as written (token = '...') in every new session
+    q "$i" "ALTER DATABASE postgres SET search_path = \"\$user\", public, dht"
     q "$i" "SELECT dht.anchor_init('${names[$i]}')"
 done
 
@@ -87,9 +92,9 @@ for i in 0 1 2; do
                    (SELECT count(*) FROM dht.nodes WHERE state = 'draining') AS draining"
 done
 say "the token boston and chennai allocated at the same time: one set of holders, recorded by both"
-q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token OPERATOR(dht.=) $tok) AS token_rows,
-            (SELECT count(*) FROM dht.placements WHERE token OPERATOR(dht.=) $tok) AS holders,
-            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.token_log WHERE token OPERATOR(dht.=) $tok) AS recorded_by"
+q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token = $tok) AS token_rows,
+            (SELECT count(*) FROM dht.placements WHERE token = $tok) AS holders,
+            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.token_log WHERE token = $tok) AS recorded_by"
 
 say "removing a peer drops its subscription and its slot; its rows stay"
 q 0 "SELECT dht.anchor_remove_peer('chennai')"
