@@ -10,6 +10,8 @@
 #      (test/interop/run.sh)
 #   7. ops (test/ops/)                    what an operator and an application
 #      see: the README's first examples as pasted, ...
+#   8. package (test/ops/package.sh)      the Debian package: dpkg-buildpackage,
+#      dpkg -i into the system's PostgreSQL, installcheck against it
 # and ends with one line "suites: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +60,9 @@ say "ops: README examples"
 ops=0
 test/ops/readme.sh || ops=1
 record ops $ops
+
+say "Debian package"
+test/ops/package.sh; record package $?
 
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"
