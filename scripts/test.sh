@@ -9,7 +9,8 @@
 #   6. RaptorQ interoperability           liblcrq and npm raptorq 1.7.24
 #      (test/interop/run.sh)
 #   7. ops (test/ops/)                    what an operator and an application
-#      see: the README's first examples as pasted, ...
+#      see: the README's first examples as pasted, the
+#      Prometheus exporter with monitoring/smartlayer_dht.yaml, ...
 #   8. package (test/ops/package.sh)      the Debian package: dpkg-buildpackage,
 #      dpkg -i into the system's PostgreSQL, installcheck against it
 # and ends with one line "suites: N passed, M failed".
@@ -56,9 +57,10 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-15}"; record fuzz $?
 say "RaptorQ interoperability"
 test/interop/run.sh; record interop $?
 
-say "ops: README examples"
+say "ops: README examples, Prometheus exporter"
 ops=0
 test/ops/readme.sh || ops=1
+test/ops/exporter.sh || ops=1
 record ops $ops
 
 say "Debian package"

@@ -14,7 +14,10 @@
 -- runs (so that shell types and the like do not spam); the block lowers it
 -- back to NOTICE for this one message when the user's own setting (its
 -- reset_val) would show notices, and raises it again right after.  The
--- script's GUC changes are all undone when CREATE EXTENSION ends.
+-- script's GUC changes are all undone when CREATE EXTENSION ends.  (A
+-- session's own SET client_min_messages is hidden while the script runs, so
+-- only a database, role or connection setting, PGOPTIONS for one, silences
+-- it.)
 --
 -- Not included in the upgrade script (src/upgrade/): an anchor that is
 -- upgraded has been in use, so its sessions already reach the operators
