@@ -21,6 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 src=$tmp/smartlayer-dht-$version
 mkdir "$src"
 git ls-files -co --exclude-standard -z | tar -c --null -T - | tar -x -C "$src"
+# a parallel build unless the caller says otherwise (debian/rules passes it to make)
+export DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:-parallel=$(nproc)}
 if ! (cd "$src" && dpkg-buildpackage -b -us -uc) >"$tmp/build.log" 2>&1; then
     tail -40 "$tmp/build.log" >&2
     echo "dpkg-buildpackage failed" >&2
