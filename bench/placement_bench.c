@@ -5,9 +5,11 @@
  *
  *   placement_bench map TOKENS       mappings/s, 1000 nodes (100 operators x
  *                                    10), 6 shards: several configurations;
- *                                    the last line "ours_mappings_per_s X" is
- *                                    the headline (operator diversity, equal
- *                                    weights, digest included)
+ *                                    "ours_flat_mappings_per_s X" (the default
+ *                                    engine) and the last line
+ *                                    "ours_mappings_per_s X" (two-level) are
+ *                                    the headlines (operator diversity, equal
+ *                                    weights, digest and positions included)
  *   placement_bench scale            ns per mapping for 100 .. 100000 nodes
  *   placement_bench stats TOKENS     uniformity and movement, 1000 nodes
  *   placement_bench moves TOKENS     movement by shard position, flat and

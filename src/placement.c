@@ -36,6 +36,15 @@
  * is strictly increasing in m.  The tables were computed with 80-digit
  * decimal arithmetic; test/unit/placement_ln_test.c checks them against
  * integer arithmetic and logl, and the ln against logl.
+ *
+ * Failure domains (the end of the file; placement.h, "Failure domains"): a
+ * set from placement_prepare_domains also keeps a flat set with one pseudo
+ * node per tag (weight = the tag's weight sum) and its nodes grouped by tag.
+ * Per token, one vector pass mixes every domain once; per position, the
+ * flat fast path's threshold collect over the domains' position draws finds
+ * the best free domain (every domain ranked if none passes), then a short
+ * loop ranks that domain's nodes.  test/unit/placement_domains_test.c checks
+ * it against a slow reference written from placement.h.
  */
 #include "placement.h"
 

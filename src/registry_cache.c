@@ -251,10 +251,10 @@ load_sla_row(DhtSla *sla)
  * The prepared set of a class.  Flat rendezvous (one order over all nodes
  * per shard position) unless built with -DDHT_TWO_LEVEL_PLACEMENT, which
  * makes a diversity rule's values failure domains (placement.h, "Failure
- * domains"): about 1.4x faster placements, but a node joining or leaving an
- * existing operator moves about twice the ideal number of shards instead of
- * 1.06x, and the known-answer placements change.  Every anchor of a network
- * must be built alike.
+ * domains"): 1.5x faster in C (under 1.1x through dht.place), but a node
+ * joining or leaving an existing operator moves about twice the ideal number
+ * of shards instead of about 1.05x, and the known-answer placements change
+ * (README, Design notes).  Every anchor of a network must be built alike.
  */
 static PlacementSet *
 prepare_set(const PlacementNode *nodes, int n, bool diverse)
