@@ -251,7 +251,7 @@ load_sla_row(DhtSla *sla)
  * The prepared set of a class.  Flat rendezvous (one order over all nodes
  * per shard position) unless built with -DDHT_TWO_LEVEL_PLACEMENT, which
  * makes a diversity rule's values failure domains (placement.h, "Failure
- * domains"): 1.5x faster in C (under 1.1x through dht.place), but a node
+ * domains"): 1.5x faster in C (1.3-1.7x through dht.place), but a node
  * joining or leaving an existing operator moves about twice the ideal number
  * of shards instead of about 1.05x, and the known-answer placements change
  * (README, Design notes).  Every anchor of a network must be built alike.
