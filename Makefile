@@ -13,6 +13,7 @@
 #   make deb        build the Debian package postgresql-15-smartlayer-dht into dist/
 #                   (dpkg-buildpackage in a copy of the tree; debian/)
 #   make dist       the PGXN release archive dist/smartlayer_dht-<version>.zip (git archive)
+#   make check-valgrind  pg_regress and pgTAP on a server under valgrind
 #   make check-long the slow checks make test leaves out (every K' of RFC 6330's
 #                   Table 2 gives a non-singular constraint matrix, ...)
 
@@ -69,7 +70,7 @@ all: $(DATA_built)
 # stale object that disagrees with a struct's layout is a silent wrong answer.
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: test demo bench deps fuzz check-long deb dist
+.PHONY: test demo bench deps fuzz check-long check-valgrind deb dist
 deps:
 	scripts/install-deps.sh
 
@@ -90,6 +91,9 @@ deb:
 
 dist:
 	scripts/dist.sh
+
+check-valgrind:
+	scripts/check-valgrind.sh
 
 check-long:
 	RQ_CHECK_LONG=1 test/unit/run.sh test/unit/rq_tables_test.c

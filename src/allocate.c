@@ -191,6 +191,18 @@ allocate_slow(AllocCall *call, const Alloc *a)
 {
 	TokenRows	tr;
 
+	/*
+	 * A live token is returned as it is: a read, under the statement's
+	 * snapshot, that needs no lock (allocate_many of 100,000 allocated
+	 * tokens would otherwise hold 100,000 locks and run out of shared
+	 * memory).  Only a new life of the token is written under its lock.
+	 */
+	token_rows_read(a->token, call->origin, &tr);
+	if (tr.res.live)
+	{
+		emit_existing(call, a->token, &tr);
+		return;
+	}
 	token_lock_and_refresh(a->key);
 	token_rows_read(a->token, call->origin, &tr);
 	if (tr.res.live)

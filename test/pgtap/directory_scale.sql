@@ -6,7 +6,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 SET search_path = public, dht;
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 
 CREATE FUNCTION pg_temp.explain_of(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
@@ -158,6 +158,15 @@ SELECT is((SELECT holders::text FROM dht.token_log WHERE token = (SELECT t FROM 
           true, 'a released row keeps no holders');
 SELECT is((SELECT count(*) FROM dht.token_log WHERE holders::text::dht.holders::text <> holders::text), 0::bigint,
           'dht.holders text output reads back as itself');
+
+-- Allocated tokens are read back without a lock each: 20,000 of them in
+-- one transaction stay far below max_locks_per_transaction's lock table.
+SELECT is((SELECT count(*) FROM dht.allocate_many(ARRAY(SELECT ('eip155:1/erc721:0x00000000000000000000000000000000007a9011/' || g)::dht.token
+                                                        FROM generate_series(1, 20000) g), 'tap-sc')),
+          120000::bigint, '20,000 fresh tokens in one call');
+SELECT is((SELECT count(*) FROM dht.allocate_many(ARRAY(SELECT ('eip155:1/erc721:0x00000000000000000000000000000000007a9011/' || g)::dht.token
+                                                        FROM generate_series(1, 20000) g), 'tap-sc')),
+          120000::bigint, 'the same 20,000, all allocated already, in one call (no lock per token)');
 
 SELECT * FROM finish();
 ROLLBACK;
