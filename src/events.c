@@ -14,6 +14,7 @@
  */
 #include "smartlayer_dht.h"
 
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -361,6 +362,10 @@ event_move(Datum token, int shard, const uint8 *from_id, const uint8 *to_id)
 		set_entry(draft, &to, HOLDER_PENDING, stamp);
 		write_draft(token, &tr, draft);
 		applied = true;
+		/* A node agent LISTENing on the channel learns it has work (at commit;
+		 * PostgreSQL folds equal notifications of one transaction). */
+		Async_Notify(DHT_ASSIGNMENT_CHANNEL,
+					 DatumGetCString(DirectFunctionCall1(key_out, PointerGetDatum(to_id))));
 	}
 	PopActiveSnapshot();
 	return applied;

@@ -30,8 +30,18 @@
  * token and keeps the diversity rule with the holders that stay: the same
  * engine as allocation, so a replacement is deterministic and nothing else
  * moves.
+ *
+ * Self-healing (0.2, src/worker.c) adds two things here: a pending holder
+ * stamped more than smartlayer_dht.confirm_timeout ago must move too (its
+ * node never fetched its fragment; the next node of the order replaces it),
+ * and dht._repair_owned(max_moves) applies only the moves of tokens this
+ * anchor owns (dht.repair_owner: the first live anchor in a rendezvous order
+ * of anchor names by token key), so that two anchors never both pick a
+ * replacement for one shard.
  */
 #include "smartlayer_dht.h"
+
+#include <time.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -50,9 +60,11 @@
 #include "registry_cache.h"
 #include "token.h"
 #include "tokenrows.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(dht_repair_plan);
 PG_FUNCTION_INFO_V1(dht_repair);
+PG_FUNCTION_INFO_V1(dht_repair_owned);
 
 /* One planned move. */
 typedef struct Move
@@ -233,6 +245,15 @@ holder_problem(DhtSla *sla, const DhtNodeInfo *node, uint64 *tag)
 	return "SLA no longer met";
 }
 
+/* Whether a pending holder has waited past smartlayer_dht.confirm_timeout. */
+static bool
+pending_expired(const HolderEntry *e)
+{
+	int64		now = (int64) time(NULL) - HOLDERS_STAMP_EPOCH;
+
+	return now - (int64) e->stamp > (int64) dht_confirm_timeout;
+}
+
 static void
 plan_token(Datum token, RepairPlan *plan)
 {
@@ -269,6 +290,8 @@ plan_token(Datum token, RepairPlan *plan)
 		if (e->state == HOLDER_RETIRING)
 			continue;
 		problem = holder_problem(sla, node, &tag);
+		if (problem == NULL && e->state == HOLDER_PENDING && pending_expired(e))
+			problem = "not confirmed within confirm_timeout";
 		for (int j = 0; problem == NULL && tag != 0 && j < nkept; j++)
 			if (taken[j].tag == tag)
 				problem = "diversity broken";
@@ -405,13 +428,31 @@ clear_queue(const RepairPlan *plan)
 	}
 }
 
+/* Whether this anchor owns the repair of token now (dht.repair_owner). */
+static bool
+owns_token(Datum token)
+{
+	Oid			types[1] = {dht_token_typid()};
+	Datum		args[1] = {token};
+	bool		isnull;
+	bool		owned;
+
+	if (SPI_execute_with_args("SELECT dht.repair_owner($1) = dht.local_origin()",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "smartlayer_dht: could not read the repair owner of a token");
+	owned = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull && owned;
+}
+
 static Datum
-dht_repair_pinned(PG_FUNCTION_ARGS)
+repair_apply(FunctionCallInfo fcinfo, bool owned_only)
 {
 	bool		unlimited = PG_ARGISNULL(0);
 	int64		limit = unlimited ? 0 : PG_GETARG_INT32(0);
 	int64		moves = 0;
 	bool		all_done = true;
+	Datum		last_token = (Datum) 0;
+	bool		last_owned = false;
 	RepairPlan	plan;
 	ListCell   *lc;
 
@@ -433,6 +474,19 @@ dht_repair_pinned(PG_FUNCTION_ARGS)
 			all_done = false;
 			break;
 		}
+		if (owned_only)
+		{
+			if (m->token != last_token)
+			{
+				last_token = m->token;
+				last_owned = owns_token(m->token);
+			}
+			if (!last_owned)
+			{
+				all_done = false;	/* keep the queue: we may have to take over */
+				continue;
+			}
+		}
 		if (event_move(m->token, m->shard, m->from, m->to))
 			moves++;
 	}
@@ -442,9 +496,28 @@ dht_repair_pinned(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(moves);
 }
 
+static Datum
+dht_repair_pinned(PG_FUNCTION_ARGS)
+{
+	return repair_apply(fcinfo, false);
+}
+
+static Datum
+dht_repair_owned_pinned(PG_FUNCTION_ARGS)
+{
+	return repair_apply(fcinfo, true);
+}
+
 Datum
 dht_repair(PG_FUNCTION_ARGS)
 {
 	return with_registry_pinned(dht_repair_pinned, fcinfo);
+}
+
+/* dht._repair_owned(max_moves): dht.repair for the tokens this anchor owns. */
+Datum
+dht_repair_owned(PG_FUNCTION_ARGS)
+{
+	return with_registry_pinned(dht_repair_owned_pinned, fcinfo);
 }
 

@@ -45,6 +45,7 @@
 PGDLLEXPORT void dht_worker_main(Datum arg);
 
 PG_FUNCTION_INFO_V1(dht_registry_touch);
+PG_FUNCTION_INFO_V1(dht_setting);
 
 char	   *dht_worker_database = NULL;
 int			dht_heartbeat_timeout = 300;
@@ -113,6 +114,26 @@ dht_registry_touch(PG_FUNCTION_ARGS)
 	if (OidIsValid(rel))
 		CacheInvalidateRelcacheByRelid(rel);
 	PG_RETURN_VOID();
+}
+
+/*
+ * dht._setting(name): a smartlayer_dht setting as text, integers in their
+ * base unit (seconds).  Unlike current_setting() from SQL, calling it loads
+ * the library first, so the setting exists even in a session that has not
+ * used the extension's C functions yet.
+ */
+Datum
+dht_setting(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *v;
+
+	if (strncmp(name, "smartlayer_dht.", 15) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a smartlayer_dht setting", name)));
+	v = GetConfigOption(name, false, false);
+	PG_RETURN_TEXT_P(cstring_to_text(v ? v : ""));
 }
 
 /* One run: dht.maintenance_run() in its own transaction; false if the

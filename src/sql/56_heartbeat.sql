@@ -35,11 +35,13 @@ SELECT pg_catalog.pg_extension_config_dump('dht.heartbeat_log', '');
 CREATE OR REPLACE FUNCTION dht._registry_touch() RETURNS void
     AS 'MODULE_PATHNAME', 'dht_registry_touch' LANGUAGE C VOLATILE;
 
--- A setting in seconds (time settings show with units, e.g. '1min').
+-- A setting (loading the library first); time settings in seconds.
+CREATE OR REPLACE FUNCTION dht._setting(name text) RETURNS text
+    AS 'MODULE_PATHNAME', 'dht_setting' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION dht._setting_seconds(name text) RETURNS integer
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, dht, pg_temp
-    AS $$ SELECT extract(epoch FROM current_setting($1)::interval)::integer $$;
+    AS $$ SELECT dht._setting($1)::integer $$;
 
 -- The slot size now: heartbeat_interval, or window / 64 if longer.
 CREATE OR REPLACE FUNCTION dht._heartbeat_slot_seconds() RETURNS integer
@@ -54,7 +56,7 @@ CREATE OR REPLACE FUNCTION dht.heartbeat_message(pubkey bytea, seq bigint, issue
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path = pg_catalog, dht, pg_temp AS $$
     SELECT 'smartlayer_dht/heartbeat/v1'::bytea || '\x00'::bytea
-           || convert_to(current_setting('smartlayer_dht.network'), 'UTF8') || '\x00'::bytea
+           || convert_to(dht._setting('smartlayer_dht.network'), 'UTF8') || '\x00'::bytea
            || $1 || int8send($2) || int8send($3)
 $$;
 COMMENT ON FUNCTION dht.heartbeat_message(bytea, bigint, bigint) IS
@@ -97,7 +99,7 @@ BEGIN
     IF NOT dht.ed25519_verify(dht.heartbeat_message(pk, hb_seq, issued), sig, pk) THEN
         message := 'invalid heartbeat signature';
         detail := format('The signature does not verify against the pubkey for network %L.',
-                         current_setting('smartlayer_dht.network'));
+                         dht._setting('smartlayer_dht.network'));
         RETURN;
     END IF;
     skew := now_s - issued;
@@ -144,7 +146,7 @@ BEGIN
     -- A node silent long enough to have been marked down, or beating for the
     -- first time, changes what placement sees: tell every backend.
     IF prev IS NULL OR prev < clock_timestamp()
-            - current_setting('smartlayer_dht.heartbeat_timeout')::interval THEN
+            - make_interval(secs => dht._setting_seconds('smartlayer_dht.heartbeat_timeout')) THEN
         PERFORM dht._registry_touch();
     END IF;
 END $$;

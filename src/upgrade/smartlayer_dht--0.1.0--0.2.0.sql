@@ -82,6 +82,7 @@ GRANT USAGE ON SCHEMA dht TO dht_replication;
 --@include 62_events.sql
 --@include 64_coding.sql
 --@include 65_operations.sql
+--@include 66_maintenance.sql
 --@include 73_membership.sql
 
 -- 4. Convert: node references of the registered nodes, then the tokens.
