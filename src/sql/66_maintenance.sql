@@ -120,17 +120,20 @@ $$;
 COMMENT ON FUNCTION dht.maintenance_status() IS
     'the self-healing worker: whether it runs, its runs, nodes marked down, repairs applied and pending, expired holders';
 
--- A long repair: since the last run that found nothing to do, how many
--- moves were applied, how many remain, and at the recent rate how long.
+-- A long repair: the runs from the first one that found work after an idle
+-- run (nothing applied, nothing pending) to now; once it is done, the last
+-- repair, with nothing pending.
 CREATE OR REPLACE VIEW dht.repair_progress AS
-WITH since AS (
-    SELECT coalesce((SELECT max(l.run) FROM dht.maintenance_log l
-                     WHERE l.repairs_pending = 0 AND l.repairs_applied = 0), 0) AS run),
+WITH busy AS (
+    SELECT max(l.run) AS run FROM dht.maintenance_log l WHERE l.repairs_applied > 0 OR l.repairs_pending > 0),
+since AS (
+    SELECT coalesce((SELECT max(l.run) FROM dht.maintenance_log l, busy
+                     WHERE l.run < busy.run AND l.repairs_pending = 0 AND l.repairs_applied = 0), 0) AS run),
 cur AS (
     SELECT min(l.started_at) AS started_at, max(l.finished_at) AS last_run_at,
            coalesce(sum(l.repairs_applied), 0)::bigint AS applied,
            (SELECT l2.repairs_pending FROM dht.maintenance_log l2 ORDER BY l2.run DESC LIMIT 1) AS pending
-    FROM dht.maintenance_log l, since WHERE l.run > since.run)
+    FROM dht.maintenance_log l, since, busy WHERE l.run > since.run AND l.run <= busy.run)
 SELECT cur.started_at, cur.last_run_at, cur.applied AS repairs_applied,
        coalesce(cur.pending, 0) AS repairs_pending,
        CASE WHEN cur.applied + coalesce(cur.pending, 0) = 0 THEN 1.0
