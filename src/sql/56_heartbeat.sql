@@ -62,94 +62,12 @@ $$;
 COMMENT ON FUNCTION dht.heartbeat_message(bytea, bigint, bigint) IS
     'the bytes a node signs for dht.heartbeat on this anchor''s network';
 
--- Check and record one heartbeat.  Returns NULL when recorded, else the
--- error (message, detail): the batch form reports it without a
--- subtransaction per beat, dht.heartbeat raises it.
+-- Check and record one heartbeat (src/heartbeat.c).  Returns NULLs when
+-- recorded, else the refusal (message, detail): the batch form reports it
+-- without a subtransaction per beat, dht.heartbeat raises it.
 CREATE OR REPLACE FUNCTION dht._heartbeat_apply(pk bytea, hb_seq bigint, issued bigint, sig bytea,
         OUT message text, OUT detail text)
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-DECLARE
-    id dht.key;
-    skew float8;
-    other bigint;
-    prev timestamptz;
-    slot_s integer := dht._heartbeat_slot_seconds();
-    now_s float8 := extract(epoch FROM clock_timestamp());
-    slot bigint;
-BEGIN
-    IF pk IS NULL OR hb_seq IS NULL OR issued IS NULL OR sig IS NULL THEN
-        message := 'heartbeat pubkey, seq, issued_at and signature must not be NULL';
-        RETURN;
-    END IF;
-    IF length(pk) <> 32 THEN
-        message := 'invalid heartbeat pubkey';
-        detail := format('An Ed25519 public key is 32 bytes, not %s.', length(pk));
-        RETURN;
-    END IF;
-    IF length(sig) <> 64 THEN
-        message := 'invalid heartbeat signature';
-        detail := format('An Ed25519 signature is 64 bytes, not %s.', length(sig));
-        RETURN;
-    END IF;
-    IF hb_seq < 0 THEN
-        message := 'heartbeat seq must be 0 or more';
-        RETURN;
-    END IF;
-    IF NOT dht.ed25519_verify(dht.heartbeat_message(pk, hb_seq, issued), sig, pk) THEN
-        message := 'invalid heartbeat signature';
-        detail := format('The signature does not verify against the pubkey for network %L.',
-                         dht._setting('smartlayer_dht.network'));
-        RETURN;
-    END IF;
-    skew := now_s - issued;
-    IF abs(skew) > 300 THEN
-        message := 'heartbeat issued_at is outside the accepted window';
-        detail := format('It was issued %s s %s this anchor''s clock; at most 300 s are accepted.',
-                         round(abs(skew)::numeric), CASE WHEN skew < 0 THEN 'ahead of' ELSE 'behind' END);
-        RETURN;
-    END IF;
-    id := dht.node_id(pk);
-    IF NOT EXISTS (SELECT FROM dht.node_log n WHERE n.node_id = id) THEN
-        message := format('node %s is not registered', id);
-        detail := 'A node announces itself (dht.announce) before it sends heartbeats.';
-        RETURN;
-    END IF;
-    -- seq must be above every stored heartbeat of the node, whichever anchor got it.
-    SELECT max(h.seq) INTO other FROM dht.heartbeat_log h WHERE h.node_id = id;
-    IF other IS NOT NULL AND hb_seq <= other THEN
-        message := 'stale heartbeat';
-        detail := format('Its seq %s is not above the stored seq %s.', hb_seq, other);
-        RETURN;
-    END IF;
-    slot := floor(now_s / slot_s)::bigint;
-    SELECT h.received_at INTO prev FROM dht.heartbeat_log h
-    WHERE h.node_id = id AND h.origin = dht._write_origin();
-    INSERT INTO dht.heartbeat_log AS h (node_id, origin, seq, issued_at, signature, received_at,
-        slot_seconds, first_slot, last_slot, seen)
-    VALUES (id, dht._write_origin(), hb_seq, issued, sig, clock_timestamp(), slot_s, slot, slot, 1)
-    ON CONFLICT (node_id, origin) DO UPDATE SET
-        seq = excluded.seq, issued_at = excluded.issued_at, signature = excluded.signature,
-        received_at = excluded.received_at, slot_seconds = excluded.slot_seconds,
-        first_slot = CASE WHEN h.slot_seconds = excluded.slot_seconds THEN h.first_slot ELSE excluded.first_slot END,
-        last_slot = excluded.last_slot,
-        seen = CASE WHEN h.slot_seconds <> excluded.slot_seconds OR excluded.last_slot - h.last_slot >= 64
-                         OR excluded.last_slot < h.last_slot THEN 1
-                    ELSE (h.seen << (excluded.last_slot - h.last_slot)::integer) | 1 END
-    WHERE h.seq < excluded.seq;
-    IF NOT FOUND THEN
-        -- a concurrent beat of the same node with a greater seq won the row lock
-        message := 'stale heartbeat';
-        detail := format('Its seq %s is not above the stored seq.', hb_seq);
-        RETURN;
-    END IF;
-    -- A node silent long enough to have been marked down, or beating for the
-    -- first time, changes what placement sees: tell every backend.
-    IF prev IS NULL OR prev < clock_timestamp()
-            - make_interval(secs => dht._setting_seconds('smartlayer_dht.heartbeat_timeout')) THEN
-        PERFORM dht._registry_touch();
-    END IF;
-END $$;
+    AS 'MODULE_PATHNAME', 'dht_heartbeat_apply' LANGUAGE C VOLATILE;
 
 CREATE OR REPLACE FUNCTION dht.heartbeat(pubkey bytea, seq bigint, issued_at bigint, signature bytea) RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
