@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 SET search_path = public, dht;
 
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 SET LOCAL smartlayer_dht.heartbeat_timeout = 30;
 
 CREATE TEMP TABLE mt_nodes ON COMMIT DROP AS
@@ -45,7 +45,15 @@ SELECT is((SELECT count(*) FROM dht.placements p
           :silent_held::bigint, 'one pending replacement for each');
 SELECT is((SELECT (runs, nodes_marked_down, worker_running)::text FROM dht.maintenance_status()),
           '(1,1,f)', 'maintenance_status counts the run and the node (no worker in this server)');
+-- Another holder was silent for 10 s only (less than heartbeat_timeout).
+SELECT node_id AS late FROM dht.lookup('eip155:1/erc721:0x00000000000000000000000000000000007a9073/2')
+WHERE node_id <> :'silent' AND state = 'active' LIMIT 1 \gset
+SELECT count(*) AS late_held FROM dht.placements WHERE node_id = :'late' AND state = 'active' \gset
+UPDATE dht.heartbeat_log SET received_at = received_at - interval '10 seconds' WHERE node_id = :'late';
 SELECT is((SELECT r.nodes_down FROM dht.maintenance_run() r), 0, 'a second run marks nothing again');
+SELECT is((SELECT state FROM dht.nodes WHERE node_id = :'late'), 'active', 'a node late by less than the timeout stays active');
+SELECT is((SELECT count(*) FROM dht.placements WHERE node_id = :'late' AND state = 'active'), :late_held::bigint,
+          'and keeps its holders');
 SELECT is((SELECT repairs_pending FROM dht.repair_progress), 0::bigint, 'repair_progress: nothing left');
 SELECT ok((SELECT repairs_applied >= :silent_held FROM dht.repair_progress), 'repair_progress: the moves applied');
 -- Back on its next heartbeat.

@@ -6,7 +6,8 @@
 #      add up to the holders replaced);
 #   2. a replacement that never confirms is replaced after confirm_timeout by
 #      the next candidate; once it confirms, the holders it replaces go;
-#   3. a server restarts with the worker on and the worker runs again;
+#   3. a server restarts with the worker on and the worker runs again, and a
+#      cancel stops a run, not the worker;
 #   4. the other anchor is killed: the survivor takes over its tokens;
 #   5. a node agent LISTENing on smartlayer_dht_assignment is told its node id.
 # Every wait polls; nothing asserts timing.
@@ -129,6 +130,12 @@ $a->restart;
 $a->poll_query_until('postgres', "SELECT worker_running AND runs > $runs FROM dht.maintenance_status()")
   or die 'the worker does not run after a restart';
 ok(1, 'after a restart the worker runs again');
+# A cancel interrupts a run, not the worker.
+$runs = $a->safe_psql('postgres', 'SELECT runs FROM dht.maintenance_status()');
+$a->safe_psql('postgres', "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE backend_type = 'smartlayer_dht maintenance'");
+$a->poll_query_until('postgres', "SELECT worker_running AND runs > $runs + 1 FROM dht.maintenance_status()")
+  or die 'the worker does not survive a cancel';
+ok(1, 'the worker goes on after a cancel');
 
 # --- 4. the other anchor dies; the survivor takes over --------------------------
 $beats->kill_kill;
