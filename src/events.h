@@ -20,4 +20,7 @@
 
 extern bool event_move(Datum token, int shard, const uint8 *from_id, const uint8 *to_id);
 
+/* Drop a surplus active holder of shard (another one stays active). */
+extern bool event_drop(Datum token, int shard, const uint8 *node_id);
+
 #endif							/* DHT_EVENTS_H */

@@ -37,7 +37,10 @@
  * and dht._repair_owned(max_moves) applies only the moves of tokens this
  * anchor owns (dht.repair_owner: the first live anchor in a rendezvous order
  * of anchor names by token key), so that two anchors never both pick a
- * replacement for one shard.
+ * replacement for one shard.  And a shard with two active holders (two
+ * anchors allocated the token at once: the union) keeps the one with the
+ * smaller node id on an eligible node; the other is listed with reason
+ * "surplus holder" and no replacement, and dropped.
  */
 #include "smartlayer_dht.h"
 
@@ -74,6 +77,7 @@ typedef struct Move
 	uint8		from[DHT_KEY_LEN];
 	bool		has_to;
 	uint8		to[DHT_KEY_LEN];
+	bool		drop;			/* a surplus holder: dropped, not replaced */
 	const char *reason;
 } Move;
 
@@ -254,6 +258,39 @@ pending_expired(const HolderEntry *e)
 	return now - (int64) e->stamp > (int64) dht_confirm_timeout;
 }
 
+/*
+ * Whether holder i is a surplus one: active, and another active holder of
+ * its shard is on a node that meets the class and either this one's node
+ * does not, or has the smaller node id (so every anchor keeps the same one).  Two anchors that allocated one token at once
+ * leave such pairs (the union of their holders); once the kept one is
+ * confirmed the other is dropped.
+ */
+static bool
+surplus_holder(DhtSla *sla, const TokenRows *tr, int i)
+{
+	const HolderEntry *e = tr->holders[i].entry;
+	const DhtNodeInfo *node = dht_node_by_ref(e->ref);
+	uint64		tag = 0;
+	bool		eligible;
+
+	if (e->state != HOLDER_ACTIVE || node == NULL)
+		return false;
+	eligible = holder_problem(sla, node, &tag) == NULL;
+	for (int j = 0; j < tr->res.n; j++)
+	{
+		const HolderEntry *o = tr->holders[j].entry;
+		const DhtNodeInfo *other;
+
+		if (j == i || o->shard != e->shard || o->state != HOLDER_ACTIVE)
+			continue;
+		other = dht_node_by_ref(o->ref);
+		if (other != NULL && holder_problem(sla, other, &tag) == NULL &&
+			(!eligible || memcmp(other->id, node->id, DHT_KEY_LEN) < 0))
+			return true;
+	}
+	return false;
+}
+
 static void
 plan_token(Datum token, RepairPlan *plan)
 {
@@ -289,6 +326,18 @@ plan_token(Datum token, RepairPlan *plan)
 
 		if (e->state == HOLDER_RETIRING)
 			continue;
+		if (surplus_holder(sla, &tr, i))
+		{
+			Move	   *m = palloc0(sizeof(Move));
+
+			m->token = token;
+			m->shard = e->shard;
+			memcpy(m->from, node->id, DHT_KEY_LEN);
+			m->drop = true;
+			m->reason = "surplus holder";
+			plan->moves = lappend(plan->moves, m);
+			continue;
+		}
 		problem = holder_problem(sla, node, &tag);
 		if (problem == NULL && e->state == HOLDER_PENDING && pending_expired(e))
 			problem = "not confirmed within confirm_timeout";
@@ -467,7 +516,7 @@ repair_apply(FunctionCallInfo fcinfo, bool owned_only)
 		Move	   *m = lfirst(lc);
 
 		CHECK_FOR_INTERRUPTS();
-		if (!m->has_to)
+		if (!m->has_to && !m->drop)
 			continue;
 		if (!unlimited && moves >= limit)
 		{
@@ -487,7 +536,8 @@ repair_apply(FunctionCallInfo fcinfo, bool owned_only)
 				continue;
 			}
 		}
-		if (event_move(m->token, m->shard, m->from, m->to))
+		if (m->drop ? event_drop(m->token, m->shard, m->from)
+			: event_move(m->token, m->shard, m->from, m->to))
 			moves++;
 	}
 	if (all_done && plan.complete)

@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 SET search_path = public, dht;
 
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 SET LOCAL smartlayer_dht.heartbeat_timeout = 30;
 
 CREATE TEMP TABLE mt_nodes ON COMMIT DROP AS
@@ -63,6 +63,30 @@ SELECT is((SELECT state FROM dht.nodes WHERE node_id = :'silent'), 'active', 'a 
 SELECT dht.register_node(k.pubkey, 'https://tap-mt-quiet.example', 'tap-mt-q', 'tap-mt-opq', '10.73.99.1', 100, 100)
 FROM dht.ed25519_keypair(sha256('tap-mt-quiet'::bytea)) k;
 SELECT is((SELECT r.nodes_down FROM dht.maintenance_run() r), 0, 'a node that never sent a heartbeat is left to its operator');
+
+-- A surplus holder: another anchor's row gives shard 0 of token 6 a second
+-- active holder (two anchors allocated the token at once).  The one with the
+-- smaller node id stays; the other is listed and dropped, not replaced.
+\set t6 '''eip155:1/erc721:0x00000000000000000000000000000000007a9073/6'''
+SELECT node_id AS s0 FROM dht.lookup(:t6) WHERE shard = 0 \gset
+SELECT id AS extra FROM mt_nodes WHERE id NOT IN (SELECT node_id FROM dht.lookup(:t6)) AND id <> :'silent'
+ORDER BY id LIMIT 1 \gset
+SET LOCAL session_replication_role = replica;   -- as the apply worker writes it
+INSERT INTO dht.token_log (token, origin, bucket, sla, holders)
+SELECT token, 'tap-mt-other', bucket, sla,
+       replace(holders::text, '0:' || lpad(to_hex(dht.node_ref_of(:'s0')), 16, '0'),
+                              '0:' || lpad(to_hex(dht.node_ref_of(:'extra')), 16, '0'))::dht.holders
+FROM dht.token_log WHERE token = :t6 AND origin = dht.local_origin();
+SET LOCAL session_replication_role = origin;
+SELECT is((SELECT count(*) FROM dht.lookup(:t6) WHERE shard = 0 AND state = 'active'), 2::bigint,
+          'the merged rows give shard 0 two active holders');
+SELECT results_eq(format($$SELECT from_node::text, to_node IS NULL FROM dht.repair_plan() WHERE token = %L AND reason = 'surplus holder'$$, :t6),
+                  format($$VALUES (%L, true)$$, greatest(:'s0'::text, :'extra'::text)),
+                  'repair_plan lists the holder with the greater node id as surplus, with no replacement');
+SELECT ok((SELECT r.repairs_applied >= 1 FROM dht.maintenance_run() r), 'a run drops it');
+SELECT results_eq(format($$SELECT node_id::text, state FROM dht.lookup(%L) WHERE shard = 0$$, :t6),
+                  format($$VALUES (%L, 'active')$$, least(:'s0'::text, :'extra'::text)),
+                  'shard 0 keeps one active holder, the one with the smaller node id');
 
 SELECT throws_ok($$SELECT dht.maintenance_run(-1)$$, '22023', 'max_moves must be 0 or more, or NULL for no limit',
                  'a negative batch is refused');
