@@ -10,6 +10,9 @@
 #   make test       install dependencies, build, install, run every test
 #   make demo       run the demo on a throwaway cluster
 #   make bench      run the benchmarks under bench/
+#   make deb        build the Debian package postgresql-15-smartlayer-dht into dist/
+#                   (dpkg-buildpackage in a copy of the tree; debian/)
+#   make dist       the PGXN release archive dist/smartlayer_dht-<version>.zip (git archive)
 #   make check-long the slow checks make test leaves out (every K' of RFC 6330's
 #                   Table 2 gives a non-singular constraint matrix, ...)
 
@@ -66,7 +69,7 @@ all: $(DATA_built)
 # stale object that disagrees with a struct's layout is a silent wrong answer.
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: test demo bench deps fuzz check-long
+.PHONY: test demo bench deps fuzz check-long deb dist
 deps:
 	scripts/install-deps.sh
 
@@ -81,6 +84,12 @@ bench:
 
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+deb:
+	scripts/deb.sh dist
+
+dist:
+	scripts/dist.sh
 
 check-long:
 	RQ_CHECK_LONG=1 test/unit/run.sh test/unit/rq_tables_test.c

@@ -6,11 +6,18 @@
 #       `crushtool --test` on the same shape: 1000 devices in 100 hosts,
 #       straw2 buckets, rule "chooseleaf firstn 0 type host", 6 replicas.
 #       crushtool's start-up (timed with 1 mapping) is subtracted.
+#       Both engines: flat (one order over all nodes per shard position, the
+#       default) and two-level (failure domain first, then the node inside
+#       it, as CRUSH's chooseleaf; built with -DDHT_TWO_LEVEL_PLACEMENT).
 #   (b) dht.place in SQL on a throwaway cluster (port 58050), when the SQL
-#       layer has it.
+#       layer has it: the default build, then the two-level build (the
+#       default build is installed again at the end).
 #   (c) our cost per mapping for 100 .. 100000 nodes.
 #   (d) uniformity and movement over 1,000,000 tokens x 6 shards, with the
-#       ideal, and CRUSH's uniformity and movement for the same shape.
+#       ideal, and CRUSH's uniformity and movement for the same shape; then
+#       movement by shard position of both engines (MOVE_TOKENS, default
+#       200000) when a node joins an operator, joins as a new one or leaves,
+#       and CRUSH's when host0 gets an 11th device.
 # Environment: TOKENS (default 1000000), CRUSH_X (default 1000000),
 # SQL_TOKENS (default 100000), SECTIONS (default "a b c d").
 set -euo pipefail
@@ -99,15 +106,17 @@ printf 'CRUSH straw2 (crushtool --test, %d mappings): %.2f s, start-up %.3f s su
     "$CRUSH_X" "$crush_total" "$crush_start"
 printf '  %-58s %10.0f mappings/s  (%.0f ns each)\n' "chooseleaf firstn 0 type host, 6 replicas" \
     "$crush" "$(echo "1000000000 / $crush" | bc -l)"
-printf 'ratio ours / CRUSH (equal weights, operator diversity, digest and shard positions included, as dht.place): %.1fx\n' \
-    "$(echo "$ours / $crush" | bc -l)"
+ours_flat=$(sed -n 's/^ours_flat_mappings_per_s //p' "$work/ours_map.txt")
+printf 'ratio ours / CRUSH (equal weights, operator diversity, digest and shard positions included, as dht.place):\n'
+printf '  flat (default): %.1fx   two-level: %.1fx\n' \
+    "$(echo "$ours_flat / $crush" | bc -l)" "$(echo "$ours / $crush" | bc -l)"
 
 fi
 
 # (b), in a subshell: a failure is reported and the rest goes on.
 sql_bench() {
     set -e
-    flock /tmp/dht-build.lock make -s install >/dev/null
+    install_build
     pgdir=$(pg_tmpdir placement_bench)
     echo "$pgdir" > "$work/pgdir"
     scripts/pgcluster.sh start "$pgdir" "$PORT"
@@ -122,6 +131,12 @@ SELECT dht.register_node(k.pubkey, 'https://n' || g || '.example', 'eu', 'operat
 SELECT dht.begin_epoch(decode(repeat('ab', 32), 'hex'));
 SQL
     n_sql=${SQL_TOKENS:-100000}
+    sql_time flat
+    install_build -DDHT_TWO_LEVEL_PLACEMENT
+    sql_time two-level
+    install_build
+}
+sql_time() {
     # warm the node cache, then time n_sql calls inside one statement
     psql_ -c "SELECT count(*) FROM dht.place(decode(repeat('00', 32), 'hex')::dht.key, 'bench')" >/dev/null
     ms=$(psql_ -At <<SQL
@@ -131,9 +146,15 @@ SELECT extract(epoch FROM clock_timestamp() - t0) * 1000 FROM (SELECT clock_time
 SQL
 )
     sql=$(echo "$n_sql / ($ms / 1000)" | bc -l)
-    printf 'dht.place, %d calls in one statement: %.0f ms: %.0f mappings/s\n' "$n_sql" "$ms" "$sql"
-    [ -n "$crush" ] && printf 'ratio dht.place / CRUSH: %.1fx\n' "$(echo "$sql / $crush" | bc -l)"
+    printf 'dht.place (%s), %d calls in one statement: %.0f ms: %.0f mappings/s\n' "$1" "$n_sql" "$ms" "$sql"
+    [ -n "$crush" ] && printf 'ratio dht.place (%s) / CRUSH: %.1fx\n' "$1" "$(echo "$sql / $crush" | bc -l)"
     return 0
+}
+# build and install: the default, or with $1 as extra compiler flags
+install_build() {
+    touch src/registry_cache.c   # make does not see a flag change
+    flock /tmp/dht-build.lock make -s install DHT_EXTRA_CFLAGS="${1:-}" >/dev/null
+    touch src/registry_cache.c
 }
 if want b; then
     printf '\n== (b) dht.place in SQL (port %s)\n' "$PORT"
@@ -167,4 +188,25 @@ printf '  add 1 host with 1 device: %s of %d mappings change (%.4f%%; a mapping 
     "$mism" "$cmp_x" "$(echo "100 * $mism / $cmp_x" | bc -l)"
 printf '  ours: %.4f%% of tokens gain the new node (each such token moves exactly one shard); ideal 6/1001 = %.4f%%\n' \
     "$(echo "100 * 6 * $ours_add" | bc -l)" "$(echo "600 / 1001" | bc -l)"
+
+mt=${MOVE_TOKENS:-200000}
+printf '\n  movement by shard position, %d tokens x 6 shards (elsewhere: moves to or from nodes other than the one that changed)\n' "$mt"
+"$bench" moves "$mt" | grep -v '^ours_'
+# CRUSH: host0 gets an 11th device (osd.1000); replicas are a set (firstn),
+# so a moved shard is a device of the new mapping not in the old one.
+awk '/^device 999 / { print; print "device 1000 osd.1000"; next }
+     /^host host0 \{/ { h = 1 } h && /^}/ { print "  item osd.1000 weight 1.000"; h = 0 }
+     /^  item host0 weight/ { print "  item host0 weight 11.000"; next } { print }' \
+    "$work/map.txt" > "$work/map_grow.txt"
+crushtool -c "$work/map_grow.txt" -o "$work/map_grow"
+for m in map map_grow; do
+    crushtool -i "$work/$m" --test --rule 0 --num-rep 6 --min-x 0 --max-x $((mt - 1)) --show-mappings 2>&1 |
+        sed -n 's/^CRUSH rule 0 x \([0-9]*\) \[\(.*\)\]$/\1 \2/p' > "$work/$m.mappings"
+done
+paste -d' ' "$work/map.mappings" "$work/map_grow.mappings" | awk -v mt="$mt" '
+    { split($2, a, ","); split($4, b, ","); delete had; for (i in a) had[a[i]] = 1
+      for (i in b) if (!(b[i] in had)) { moved++; if (b[i] == 1000) to++ } }
+    END { ideal = 6 * mt / 1001
+          printf "  CRUSH, host0 gets an 11th device:  %d shards move, %d to it, %.1f%% elsewhere, %.2f x ideal\n",
+                 moved, to, 100 * (moved - to) / moved, moved / ideal }'
 fi

@@ -5,11 +5,16 @@
  *
  *   placement_bench map TOKENS       mappings/s, 1000 nodes (100 operators x
  *                                    10), 6 shards: several configurations;
- *                                    the last line "ours_mappings_per_s X" is
- *                                    the headline (operator diversity, equal
- *                                    weights, digest included)
+ *                                    "ours_flat_mappings_per_s X" (the default
+ *                                    engine) and the last line
+ *                                    "ours_mappings_per_s X" (two-level) are
+ *                                    the headlines (operator diversity, equal
+ *                                    weights, digest and positions included)
  *   placement_bench scale            ns per mapping for 100 .. 100000 nodes
  *   placement_bench stats TOKENS     uniformity and movement, 1000 nodes
+ *   placement_bench moves TOKENS     movement by shard position, flat and
+ *                                    two-level: a node joins an operator, joins
+ *                                    as a new one, leaves
  *
  * Timings are the best of three runs (the machine may be shared).
  * Tokens are keys derived from a counter; each mapping is one
@@ -143,24 +148,31 @@ bench_map(long ntok)
 		bool		tags;
 		bool		digest;
 		bool		positions;	/* placement_choose_shards, as dht.place */
+		bool		domains;	/* placement_prepare_domains (the default) */
 	}			cfg[] = {
-		{"equal weights, no diversity, choose only", eq, false, false, false},
-		{"equal weights, operator diversity, choose only", eq, true, false, false},
-		{"mixed weights 0.5..4, operator diversity, choose only", mx, true, false, false},
-		{"mixed weights 0.5..4, operator diversity, digest + choose", mx, true, true, false},
-		{"equal weights, operator diversity, digest + choose", eq, true, true, false},
-		{"mixed weights, operator diversity, digest + shard positions", mx, true, true, true},
-		{"equal weights, operator diversity, digest + shard positions", eq, true, true, true},
+		{"equal weights, no diversity, choose only", eq, false, false, false, false},
+		{"equal weights, operator diversity, choose only", eq, true, false, false, false},
+		{"mixed weights 0.5..4, operator diversity, choose only", mx, true, false, false, false},
+		{"mixed weights 0.5..4, operator diversity, digest + choose", mx, true, true, false, false},
+		{"equal weights, operator diversity, digest + choose", eq, true, true, false, false},
+		{"flat, mixed weights, operator diversity, digest + shard positions", mx, true, true, true, false},
+		{"flat, equal weights, operator diversity, digest + shard positions", eq, true, true, true, false},
+		{"two-level, mixed weights, operator diversity, digest + positions", mx, true, true, true, true},
+		{"two-level, equal weights, operator diversity, digest + positions", eq, true, true, true, true},
 	};
 	double		last = 0;
 
 	for (size_t c = 0; c < sizeof(cfg) / sizeof(cfg[0]); c++)
 	{
-		PlacementSet *set = placement_prepare(cfg[c].nodes, 1000, cfg[c].tags, malloc, free);
+		PlacementSet *set = cfg[c].domains ?
+			placement_prepare_domains(cfg[c].nodes, 1000, malloc, free) :
+			placement_prepare(cfg[c].nodes, 1000, cfg[c].tags, malloc, free);
 		double		s = run(set, ntok, 6, cfg[c].digest, cfg[c].positions);
 
 		last = ntok / s;
-		printf("  %-58s %10.0f mappings/s  (%.0f ns each)\n", cfg[c].name, last, s / ntok * 1e9);
+		if (c == sizeof(cfg) / sizeof(cfg[0]) - 3)
+			printf("ours_flat_mappings_per_s %.0f\n", last);
+		printf("  %-66s %10.0f mappings/s  (%.0f ns each)\n", cfg[c].name, last, s / ntok * 1e9);
 		placement_free(set);
 	}
 	printf("ours_mappings_per_s %.0f\n", last);
@@ -196,8 +208,9 @@ bench_scale(void)
 	}
 }
 
+/* 6 nodes of every token (positions: by shard position), -1 where unfilled. */
 static void
-choose_all(const PlacementSet *set, long ntok, int *out)
+place_tokens(const PlacementSet *set, long ntok, bool positions, int *out)
 {
 	uint8_t		key[32];
 
@@ -209,7 +222,8 @@ choose_all(const PlacementSet *set, long ntok, int *out)
 
 		memcpy(key, &t, sizeof(t));
 		placement_digest(seed, key, digest);
-		k = placement_choose(set, digest, NULL, 0, 6, out + 6 * t);
+		k = positions ? placement_choose_shards(set, digest, NULL, 0, 6, out + 6 * t)
+			: placement_choose(set, digest, NULL, 0, 6, out + 6 * t);
 		for (int j = k; j < 6; j++)
 			out[6 * t + j] = -1;
 	}
@@ -259,7 +273,7 @@ bench_stats(long ntok)
 				elsewhere,
 				held = 0;
 
-	choose_all(set, ntok, base);
+	place_tokens(set, ntok, false, base);
 	for (long t = 0; t < 6 * ntok; t++)
 		if (base[t] >= 0)
 			count[base[t]]++;
@@ -279,7 +293,7 @@ bench_stats(long ntok)
 
 	/* add node n, a new operator */
 	set = placement_prepare(nodes, n + 1, true, malloc, free);
-	choose_all(set, ntok, other);
+	place_tokens(set, ntok, false, other);
 	moved = moved_shards(nodes, base, nodes, other, ntok, nodes[n].id, &elsewhere);
 	printf("  add 1 node (new operator) to %d: %ld of %ld shards move, ideal %.0f (1/%d): ratio %.3f; "
 		   "moves to other nodes: %ld\n", n, moved, 6 * ntok, 6.0 * ntok / (n + 1), n + 1,
@@ -290,7 +304,7 @@ bench_stats(long ntok)
 	/* remove node 0 */
 	memcpy(less, nodes + 1, (size_t) (n - 1) * sizeof(PlacementNode));
 	set = placement_prepare(less, n - 1, true, malloc, free);
-	choose_all(set, ntok, other);
+	place_tokens(set, ntok, false, other);
 	moved = moved_shards(nodes, base, less, other, ntok, NULL, &elsewhere);
 	held = count[0];
 	printf("  remove 1 node of %d: %ld shards move; it held %ld (ideal %.0f): %s\n",
@@ -304,12 +318,93 @@ bench_stats(long ntok)
 	free(count);
 }
 
+static PlacementSet *
+prepare_as(const PlacementNode *nodes, int n, bool two_level)
+{
+	return two_level ? placement_prepare_domains(nodes, n, malloc, free)
+		: placement_prepare(nodes, n, true, malloc, free);
+}
+
+static void
+bench_moves(long ntok)
+{
+	int			n = 1000;
+	PlacementNode *nodes = make_nodes(n + 1, 10, false);
+	int		   *a = malloc((size_t) ntok * 6 * sizeof(int));
+	int		   *b = malloc((size_t) ntok * 6 * sizeof(int));
+	double		ideal = 6.0 * ntok / (n + 1);
+
+	printf("  %-30s %-9s %9s %9s %9s %10s %8s\n", "change", "engine", "moved", "to it",
+		   "from it", "elsewhere", "x ideal");
+	for (int change = 0; change < 3; change++)
+	{
+		for (int two = 0; two < 2; two++)
+		{
+			const PlacementNode *after = nodes;
+			int			na = n + 1;
+			const uint8_t *special = nodes[n].id;
+			PlacementSet *s0 = prepare_as(nodes, n, two),
+					   *s1;
+			long		moved = 0,
+						to = 0,
+						from = 0;
+			const char *what;
+
+			if (change == 0)
+			{
+				nodes[n].tag = nodes[0].tag;	/* operator-0, 10 nodes */
+				what = "join operator-0 (10 nodes)";
+			}
+			else if (change == 1)
+			{
+				nodes[n].tag = placement_tag("operator-new", 12);
+				what = "join as a new operator";
+			}
+			else
+			{
+				after = nodes + 1;
+				na = n - 1;
+				special = nodes[0].id;
+				what = "node 0 leaves";
+			}
+			s1 = prepare_as(after, na, two);
+			place_tokens(s0, ntok, true, a);
+			place_tokens(s1, ntok, true, b);
+			for (long i = 0; i < 6 * ntok; i++)
+			{
+				const uint8_t *x,
+						   *y;
+
+				if (a[i] < 0 || b[i] < 0)
+					continue;
+				x = placement_set_node(s0, a[i])->id;
+				y = placement_set_node(s1, b[i])->id;
+				if (memcmp(x, y, 32) == 0)
+					continue;
+				moved++;
+				to += memcmp(y, special, 32) == 0;
+				from += memcmp(x, special, 32) == 0;
+			}
+			printf("  %-30s %-9s %9ld %9ld %9ld %9.1f%% %8.2f\n", what, two ? "two-level" : "flat",
+				   moved, to, from, moved ? 100.0 * (moved - to - from) / moved : 0.0,
+				   moved / ideal);
+			printf("ours_moves_%s_%d_elsewhere %.4f\n", two ? "two" : "flat", change,
+				   moved ? (double) (moved - to - from) / moved : 0.0);
+			placement_free(s0);
+			placement_free(s1);
+		}
+	}
+	free(nodes);
+	free(a);
+	free(b);
+}
+
 int
 main(int argc, char **argv)
 {
 	if (sodium_init() < 0 || argc < 2)
 	{
-		fprintf(stderr, "usage: placement_bench map|scale|stats [TOKENS]\n");
+		fprintf(stderr, "usage: placement_bench map|scale|stats|moves [TOKENS]\n");
 		return 2;
 	}
 	derive(seed, "epoch seed", 1);
@@ -317,6 +412,8 @@ main(int argc, char **argv)
 		bench_map(argc > 2 ? atol(argv[2]) : 1000000);
 	else if (strcmp(argv[1], "scale") == 0)
 		bench_scale();
+	else if (strcmp(argv[1], "moves") == 0)
+		bench_moves(argc > 2 ? atol(argv[2]) : 200000);
 	else if (strcmp(argv[1], "stats") == 0)
 		bench_stats(argc > 2 ? atol(argv[2]) : 1000000);
 	else

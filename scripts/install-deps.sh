@@ -10,6 +10,12 @@ packages=(
     libsodium-dev liberasurecode-dev libisal2 libjerasure2
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libisal-dev liblcrq-dev
+    # the Debian package (debian/, make deb, test/ops/package.sh)
+    debhelper postgresql-server-dev-all dpkg-dev fakeroot
+    # the ops suite and make demo: Prometheus exporter, a psycopg 3 client, charts
+    prometheus-postgres-exporter curl python3 python3-psycopg gnuplot-nox
+    # make dist
+    git zip
 )
 # node and npm for the RaptorQ interoperability suite (npm raptorq 1.7.24),
 # unless a node is there already (some machines have a newer one)

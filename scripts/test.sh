@@ -8,6 +8,12 @@
 #   5. libFuzzer harnesses (test/fuzz/)   a short run each
 #   6. RaptorQ interoperability           liblcrq and npm raptorq 1.7.24
 #      (test/interop/run.sh)
+#   7. ops (test/ops/)                    what an operator and an application
+#      see: the README's first examples as pasted, the
+#      Prometheus exporter with monitoring/smartlayer_dht.yaml, and
+#      examples/mint_shop.py (psycopg 3), META.json and make dist
+#   8. package (test/ops/package.sh)      the Debian package: dpkg-buildpackage,
+#      dpkg -i into the system's PostgreSQL, installcheck against it
 # and ends with one line "suites: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +57,17 @@ scripts/fuzz.sh "${FUZZ_SECONDS:-15}"; record fuzz $?
 
 say "RaptorQ interoperability"
 test/interop/run.sh; record interop $?
+
+say "ops: README examples, Prometheus exporter, the example application, META.json and make dist"
+ops=0
+test/ops/readme.sh || ops=1
+test/ops/exporter.sh || ops=1
+test/ops/example.sh || ops=1
+test/ops/dist.sh || ops=1
+record ops $ops
+
+say "Debian package"
+test/ops/package.sh; record package $?
 
 [ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
 echo "suites: $passed passed, $failed failed"

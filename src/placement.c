@@ -36,6 +36,15 @@
  * is strictly increasing in m.  The tables were computed with 80-digit
  * decimal arithmetic; test/unit/placement_ln_test.c checks them against
  * integer arithmetic and logl, and the ln against logl.
+ *
+ * Failure domains (the end of the file; placement.h, "Failure domains"): a
+ * set from placement_prepare_domains also keeps a flat set with one pseudo
+ * node per tag (weight = the tag's weight sum) and its nodes grouped by tag.
+ * Per token, one vector pass mixes every domain once; per position, the
+ * flat fast path's threshold collect over the domains' position draws finds
+ * the best free domain (every domain ranked if none passes), then a short
+ * loop ranks that domain's nodes.  test/unit/placement_domains_test.c checks
+ * it against a slow reference written from placement.h.
  */
 #include "placement.h"
 
@@ -70,6 +79,19 @@ struct PlacementSet
 	double	   *scale;			/* 2^-57 / weight */
 	uint64_t   *tag;
 	PlacementNode *nodes;
+
+	/*
+	 * Failure domains (placement_prepare_domains only, else dom is NULL):
+	 * one pseudo node per distinct tag (id = the tag, little-endian, then
+	 * zeros; weight = the sum of its nodes' weights), and the set indexes
+	 * of each domain's nodes, domain d's at dom_member[dom_start[d] ..
+	 * dom_start[d + 1] - 1], with their id prefixes beside them.
+	 */
+	PlacementSet *dom;
+	int		   *dom_start;
+	int		   *dom_member;
+	uint64_t   *dom_prefix;
+	int			dom_max;		/* the largest domain's node count */
 };
 
 /* Heap entries kept on the stack; larger heaps use the set's allocator. */
@@ -373,6 +395,10 @@ placement_prepare(const PlacementNode *nodes, int n, bool use_tags,
 	set->scale = (double *) (base + off_scale);
 	set->tag = (uint64_t *) (base + off_tag);
 	set->nodes = (PlacementNode *) (base + off_nodes);
+	set->dom = NULL;
+	set->dom_start = set->dom_member = NULL;
+	set->dom_prefix = NULL;
+	set->dom_max = 0;
 	if (n > 0)
 		memcpy(set->nodes, nodes, (size_t) n * sizeof(PlacementNode));
 	for (int i = 0; i < n; i++)
@@ -412,8 +438,14 @@ placement_prepare(const PlacementNode *nodes, int n, bool use_tags,
 void
 placement_free(PlacementSet *set)
 {
-	if (set != NULL)
-		set->dealloc(set);
+	if (set == NULL)
+		return;
+	if (set->dom != NULL)
+	{
+		placement_free(set->dom);
+		set->dealloc(set->dom_start);
+	}
+	set->dealloc(set);
 }
 
 int
@@ -923,6 +955,14 @@ placement_position_draw(const uint8_t digest[PLACEMENT_DIGEST_LEN], int position
 	return position_mix(placement_draw(digest, id), position_salt(digest, position));
 }
 
+static int	choose_shards_domains(const PlacementSet *set,
+								  const uint8_t digest[PLACEMENT_DIGEST_LEN],
+								  const PlacementTaken *taken, int ntaken,
+								  int nshards, int *out);
+static int	choose_one_domains(const PlacementSet *set,
+							   const uint8_t digest[PLACEMENT_DIGEST_LEN], int position,
+							   const PlacementTaken *taken, int ntaken, int *out);
+
 /* Every node's token draw, once per token; NULL if allocation failed. */
 static uint64_t *
 base_draws(const PlacementSet *set, const MixKey *key)
@@ -944,6 +984,10 @@ placement_choose_position(const PlacementSet *set,
 
 	if (set->n == 0)
 		return 0;
+	if (ntaken < 0 || taken == NULL)
+		ntaken = 0;
+	if (set->dom != NULL)
+		return choose_one_domains(set, digest, position, taken, ntaken, out);
 	key.base = base_draws(set, &key);
 	if (key.base == NULL)
 		return -1;
@@ -967,6 +1011,8 @@ placement_choose_shards(const PlacementSet *set,
 		return 0;
 	if (ntaken < 0 || taken == NULL)
 		ntaken = 0;
+	if (set->dom != NULL)
+		return choose_shards_domains(set, digest, taken, ntaken, nshards, out);
 	all = set->alloc(sizeof(PlacementTaken) * (size_t) (ntaken + nshards));
 	key.base = all ? base_draws(set, &key) : NULL;
 	if (key.base == NULL)
@@ -995,4 +1041,434 @@ placement_choose_shards(const PlacementSet *set,
 	set->dealloc((void *) key.base);
 	set->dealloc(all);
 	return filled;
+}
+
+/* ---- failure domains (see placement.h, "Failure domains") */
+
+/* The domain level's keys: the digest's words, xored with fixed constants. */
+static const uint64_t domain_key_xor[4] = {
+	UINT64_C(0xa0761d6478bd642f), UINT64_C(0xe7037ed1a0b428db),
+	UINT64_C(0x8ebc6af09c88c6e3), UINT64_C(0x589965cc75374cc3)
+};
+
+/* Domain orders use salts of positions 256.. (node orders use 0..254). */
+#define DOMAIN_SALT_OFFSET 256
+
+static inline void
+domain_key(const uint8_t digest[PLACEMENT_DIGEST_LEN], uint64_t k[4])
+{
+	for (int i = 0; i < 4; i++)
+		k[i] = read_le64(digest + 8 * i) ^ domain_key_xor[i];
+}
+
+static inline void
+domain_id(uint64_t tag, uint8_t id[PLACEMENT_ID_LEN])
+{
+	memset(id, 0, PLACEMENT_ID_LEN);
+	for (int b = 0; b < 8; b++)
+		id[b] = (uint8_t) (tag >> (8 * b));
+}
+
+uint64_t
+placement_domain_draw(const uint8_t digest[PLACEMENT_DIGEST_LEN], int position,
+					  uint64_t tag)
+{
+	uint64_t	k[4];
+
+	domain_key(digest, k);
+	return position_mix(placement_mix1(k, tag),
+						position_salt(digest, position + DOMAIN_SALT_OFFSET));
+}
+
+double
+placement_draw_cost(uint64_t draw, double weight)
+{
+	return cost_of((draw >> 11) + 1, weight_scale(weight));
+}
+
+/* Sort key of the grouping: tag, then node id. */
+typedef struct Member
+{
+	uint64_t	tag;
+	int			idx;
+	const uint8_t *id;
+} Member;
+
+static int
+cmp_member(const void *a, const void *b)
+{
+	const Member *x = a,
+			   *y = b;
+
+	if (x->tag != y->tag)
+		return (x->tag > y->tag) - (x->tag < y->tag);
+	return memcmp(x->id, y->id, PLACEMENT_ID_LEN);
+}
+
+PlacementSet *
+placement_prepare_domains(const PlacementNode *nodes, int n,
+						  void *(*alloc) (size_t), void (*dealloc) (void *))
+{
+	PlacementSet *set = placement_prepare(nodes, n, true, alloc, dealloc);
+	Member	   *mem;
+	PlacementNode *dn;
+	int			nd = 0;
+	char	   *block;
+
+	if (set == NULL || n == 0)
+		return set;
+	mem = alloc(sizeof(Member) * (size_t) n);
+	dn = alloc(sizeof(PlacementNode) * (size_t) n);
+	/* dom_start (n + 1), dom_member (n), dom_prefix (n), one block */
+	block = alloc(align_up(sizeof(int) * (size_t) (2 * n + 1)) + sizeof(uint64_t) * (size_t) n);
+	if (mem == NULL || dn == NULL || block == NULL)
+		goto fail;
+	for (int i = 0; i < n; i++)
+	{
+		mem[i].tag = set->tag[i];
+		mem[i].idx = i;
+		mem[i].id = set->nodes[i].id;
+	}
+	qsort(mem, (size_t) n, sizeof(Member), cmp_member);
+	set->dom_start = (int *) block;
+	set->dom_member = set->dom_start + (n + 1);
+	set->dom_prefix = (uint64_t *) (block + align_up(sizeof(int) * (size_t) (2 * n + 1)));
+
+	/*
+	 * Domains in tag order, nodes by id inside: the weight sums are added in
+	 * that order, so every anchor gets the same doubles whatever the order
+	 * it listed the nodes in.
+	 */
+	for (int j = 0; j < n; j++)
+	{
+		if (j == 0 || mem[j].tag != mem[j - 1].tag)
+		{
+			set->dom_start[nd] = j;
+			domain_id(mem[j].tag, dn[nd].id);
+			dn[nd].tag = mem[j].tag;
+			dn[nd].weight = 0;
+			nd++;
+		}
+		dn[nd - 1].weight += set->nodes[mem[j].idx].weight;
+		set->dom_member[j] = mem[j].idx;
+		set->dom_prefix[j] = set->prefix[mem[j].idx];
+	}
+	set->dom_start[nd] = n;
+	for (int d = 0; d < nd; d++)
+	{
+		int			size = set->dom_start[d + 1] - set->dom_start[d];
+
+		if (!placement_weight_ok(dn[d].weight))
+			goto fail;
+		if (size > set->dom_max)
+			set->dom_max = size;
+	}
+	set->dom = placement_prepare(dn, nd, true, alloc, dealloc);
+	if (set->dom == NULL)
+		goto fail;
+	dealloc(mem);
+	dealloc(dn);
+	return set;
+
+fail:
+	if (mem)
+		dealloc(mem);
+	if (dn)
+		dealloc(dn);
+	if (block)
+		dealloc(block);
+	set->dom_start = NULL;
+	placement_free(set);
+	return NULL;
+}
+
+int
+placement_set_domains(const PlacementSet *set)
+{
+	return set->dom == NULL ? 0 : set->dom->n;
+}
+
+/*
+ * Scratch of one two-level call: every domain's token draw, the excluded
+ * domains (a bitmap by domain index) and one domain's node draws.  On the
+ * stack unless the set is large.
+ */
+#define SCRATCH_WORDS 640
+
+typedef struct DomainScratch
+{
+	uint64_t   *dbase;			/* ndomains */
+	uint64_t   *excl;			/* (ndomains + 63) / 64 */
+	uint64_t   *draws;			/* dom_max */
+	int			nexcl;
+	void	   *heap;			/* what was allocated, or NULL */
+	uint64_t	stack[SCRATCH_WORDS];
+} DomainScratch;
+
+/* The domain index of a tag, or -1 (the domains are in tag order). */
+static int
+domain_of_tag(const PlacementSet *set, uint64_t tag)
+{
+	const uint64_t *t = set->dom->tag;
+	int			lo = 0,
+				hi = set->dom->n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (t[mid] == tag)
+			return mid;
+		if (t[mid] < tag)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+static inline bool
+excluded(const DomainScratch *ds, int d)
+{
+	return (ds->excl[d >> 6] >> (d & 63)) & 1;
+}
+
+static inline void
+exclude(DomainScratch *ds, int d)
+{
+	if (d >= 0 && !excluded(ds, d))
+	{
+		ds->excl[d >> 6] |= UINT64_C(1) << (d & 63);
+		ds->nexcl++;
+	}
+}
+
+static bool
+domain_scratch_init(const PlacementSet *set, const uint8_t digest[PLACEMENT_DIGEST_LEN],
+					const PlacementTaken *taken, int ntaken, DomainScratch *ds)
+{
+	int			nd = set->dom->n;
+	int			words = (nd + 63) / 64;
+	size_t		need = (size_t) nd + (size_t) words + (size_t) set->dom_max;
+	uint64_t	k[4];
+	uint64_t   *w = ds->stack;
+
+	ds->heap = NULL;
+	if (need > SCRATCH_WORDS)
+	{
+		ds->heap = set->alloc(sizeof(uint64_t) * need);
+		if (ds->heap == NULL)
+			return false;
+		w = ds->heap;
+	}
+	ds->dbase = w;
+	ds->excl = w + nd;
+	ds->draws = w + nd + words;
+	memset(ds->excl, 0, sizeof(uint64_t) * (size_t) words);
+	ds->nexcl = 0;
+	domain_key(digest, k);
+	placement_mix_many(k, set->dom->prefix, nd, ds->dbase);
+	for (int t = 0; t < ntaken; t++)
+		exclude(ds, domain_of_tag(set, taken[t].tag));
+	return true;
+}
+
+static void
+domain_scratch_free(const PlacementSet *set, DomainScratch *ds)
+{
+	if (ds->heap != NULL)
+		set->dealloc(ds->heap);
+}
+
+/* Entry of domain d for a position salt: its draw and cost. */
+static inline Entry
+domain_entry(const PlacementSet *dom, const DomainScratch *ds, uint64_t salt, int d)
+{
+	Entry		e;
+
+	e.idx = d;
+	e.m = (position_mix(ds->dbase[d], salt) >> 11) + 1;
+	e.cost = dom->uniform ? 0 : cost_of(e.m, dom->scale[d]);
+	return e;
+}
+
+/*
+ * The best domain of a position's order that is not excluded, or -1.  Like
+ * the flat engine's fast path, a threshold lets through the prefix of the
+ * order that about `expect` domains pass (one vector compare each); if a
+ * free domain is among them it is the best one, else every domain is
+ * ranked.  So the answer is the definition's whatever the threshold.
+ */
+static int
+best_domain(const PlacementSet *set, const DomainScratch *ds, uint64_t salt)
+{
+	const PlacementSet *dom = set->dom;
+	int			nd = dom->n;
+	int			expect = 4 + 2 * ds->nexcl;
+	Entry		best = {0, 0, -1};
+
+	if (nd >= 32 && 4 * expect < nd)
+	{
+		int32_t		idx[64];
+		int			cnt;
+		double		max_cost = 0;
+
+		if (dom->uniform)
+		{
+			uint64_t	below = (UINT64_C(1) << 53) / (uint64_t) nd * (uint64_t) expect;
+
+			cnt = placement_collect_min(ds->dbase, nd, salt, (UINT64_C(1) << 53) - below + 1,
+										idx, 64);
+		}
+		else
+		{
+			max_cost = expect / dom->wsum;
+			cnt = placement_collect_bound(ds->dbase, dom->scale, nd, salt, max_cost, idx, 64);
+		}
+		for (int j = 0; j < cnt; j++)
+		{
+			Entry		e;
+
+			if (excluded(ds, idx[j]))
+				continue;
+			/* the cheap bound first: ln only for who may win */
+			if (!dom->uniform && best.idx >= 0 &&
+				(double) (int64_t) neg_ln_q57_lower((position_mix(ds->dbase[idx[j]], salt) >> 11) + 1) *
+				dom->scale[idx[j]] > best.cost)
+				continue;
+			e = domain_entry(dom, ds, salt, idx[j]);
+			if (!dom->uniform && e.cost > max_cost)
+				continue;
+			if (best.idx < 0 || better(dom, &e, &best))
+				best = e;
+		}
+		if (best.idx >= 0)
+			return best.idx;
+	}
+	for (int d = 0; d < nd; d++)
+	{
+		Entry		e;
+
+		if (excluded(ds, d))
+			continue;
+		e = domain_entry(dom, ds, salt, d);
+		if (best.idx < 0 || better(dom, &e, &best))
+			best = e;
+	}
+	return best.idx;
+}
+
+/*
+ * One position, two levels: the best domain of the position's domain order
+ * that is not excluded, then the best node of the position's node order
+ * inside it that is not taken (the flat order restricted to the domain).  A
+ * domain whose nodes are all taken is excluded and the next one tried.
+ * Returns 1 (*out = set index) or 0 if no domain has a free node.  Does not
+ * record the choice.
+ */
+static int
+choose_position_domains(const PlacementSet *set, const uint8_t digest[PLACEMENT_DIGEST_LEN],
+						const MixKey *nkey, int position, DomainScratch *ds,
+						const PlacementTaken *taken, int ntaken, int *out)
+{
+	uint64_t	nsalt = position_salt(digest, position);
+	uint64_t	dsalt = position_salt(digest, position + DOMAIN_SALT_OFFSET);
+
+	for (;;)
+	{
+		int			d = best_domain(set, ds, dsalt);
+		int			start,
+					size;
+		Entry		best = {0, 0, -1};
+
+		if (d < 0)
+			return 0;
+		start = set->dom_start[d];
+		size = set->dom_start[d + 1] - start;
+		if (size > 16)
+			placement_mix_many(nkey->k, set->dom_prefix + start, size, ds->draws);
+		else
+			for (int j = 0; j < size; j++)
+				ds->draws[j] = placement_mix1(nkey->k, set->dom_prefix[start + j]);
+		for (int j = 0; j < size; j++)
+		{
+			Entry		e;
+
+			e.idx = set->dom_member[start + j];
+			e.m = (position_mix(ds->draws[j], nsalt) >> 11) + 1;
+			if (set->uniform)
+				e.cost = 0;
+			else if (best.idx >= 0 &&
+					 (double) (int64_t) neg_ln_q57_lower(e.m) * set->scale[e.idx] > best.cost)
+				continue;		/* cannot beat best: skip the ln */
+			else
+				e.cost = cost_of(e.m, set->scale[e.idx]);
+			if (best.idx >= 0 && !better(set, &e, &best))
+				continue;
+			if (ntaken > 0 && is_taken(set, e.idx, taken, ntaken))
+				continue;
+			best = e;
+		}
+		if (best.idx >= 0)
+		{
+			*out = best.idx;
+			return 1;
+		}
+		/* every node of d is taken: the next domain of the order */
+		exclude(ds, d);
+	}
+}
+
+static int
+choose_shards_domains(const PlacementSet *set, const uint8_t digest[PLACEMENT_DIGEST_LEN],
+					  const PlacementTaken *taken, int ntaken, int nshards, int *out)
+{
+	MixKey		key = mix_key(digest);
+	DomainScratch ds;
+	PlacementTaken stack_all[16];
+	PlacementTaken *all = stack_all;
+	int			filled = 0;
+
+	if (ntaken + nshards > 16)
+	{
+		all = set->alloc(sizeof(PlacementTaken) * (size_t) (ntaken + nshards));
+		if (all == NULL)
+			return -1;
+	}
+	if (!domain_scratch_init(set, digest, taken, ntaken, &ds))
+	{
+		if (all != stack_all)
+			set->dealloc(all);
+		return -1;
+	}
+	if (ntaken > 0)
+		memcpy(all, taken, sizeof(PlacementTaken) * (size_t) ntaken);
+	for (; filled < nshards; filled++)
+	{
+		if (choose_position_domains(set, digest, &key, filled, &ds,
+									all, ntaken + filled, &out[filled]) != 1)
+			break;
+		memcpy(all[ntaken + filled].id, set->nodes[out[filled]].id, PLACEMENT_ID_LEN);
+		all[ntaken + filled].tag = set->tag[out[filled]];
+		exclude(&ds, domain_of_tag(set, set->tag[out[filled]]));
+	}
+	domain_scratch_free(set, &ds);
+	if (all != stack_all)
+		set->dealloc(all);
+	return filled;
+}
+
+static int
+choose_one_domains(const PlacementSet *set, const uint8_t digest[PLACEMENT_DIGEST_LEN],
+				   int position, const PlacementTaken *taken, int ntaken, int *out)
+{
+	MixKey		key = mix_key(digest);
+	DomainScratch ds;
+	int			got;
+
+	if (!domain_scratch_init(set, digest, taken, ntaken, &ds))
+		return -1;
+	got = choose_position_domains(set, digest, &key, position, &ds, taken, ntaken, out);
+	domain_scratch_free(set, &ds);
+	return got;
 }

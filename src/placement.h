@@ -152,4 +152,51 @@ extern int	placement_choose_position(const PlacementSet *set,
 									  const PlacementTaken *taken, int ntaken,
 									  int *out);
 
+/*
+ * Failure domains (two-level placement, as CRUSH's chooseleaf).  A set made
+ * by placement_prepare_domains groups its nodes by tag: each distinct tag is
+ * a domain whose weight is the sum of its nodes' weights (added in node id
+ * order, so every anchor gets the same double).  placement_choose_shards and
+ * placement_choose_position then place position r in two draws:
+ *
+ *   1. over the domains: the domain order of position r ranks the domains by
+ *      ln(u_d) / W_d, u_d from placement_domain_draw (a keyed mix of the
+ *      domain's tag under the digest with fixed constants xored in, then
+ *      position_mix with the salt of position r + 256); ties by u_d, then by
+ *      the tag (little-endian bytes, lower first).  The best domain that is
+ *      not excluded wins.  Excluded: the domains of taken nodes and of the
+ *      token's earlier positions.
+ *   2. inside it: position r's node order of the flat engine, restricted to
+ *      the domain's nodes (same draw, placement_position_draw, same score
+ *      and ties).  The best node that is not taken wins.  If every node of
+ *      the domain is taken, the domain is excluded and step 1 goes on.
+ *
+ * A placement then costs one draw per domain and one per node of the chosen
+ * domains, instead of one per node.  The chance that a domain wins is its
+ * weight share, and inside it a node's is its weight share of the domain, so
+ * the shares are the flat engine's (when diversity allows them).  Movement
+ * differs: a node joining domain X makes X heavier at the domain level, so X
+ * wins some positions other domains had, and those go to X's best node for
+ * the position, often an old one; see the README.  A node leaving X makes X
+ * lighter, so X loses some positions that other nodes of X held.  Repair
+ * (placement_choose_position with the holders that stay as taken, with
+ * their tags, and the leaving one taken by id with tag 0) keeps every
+ * holder that stays and takes the next node of the same two-level order.
+ *
+ * placement_choose keeps the flat order for every set.
+ */
+extern PlacementSet *placement_prepare_domains(const PlacementNode *nodes, int n,
+											   void *(*alloc) (size_t),
+											   void (*dealloc) (void *));
+
+/* How many failure domains a set has; 0 for a flat set. */
+extern int	placement_set_domains(const PlacementSet *set);
+
+/* A domain's 64-bit draw for a token digest and position (step 1 above). */
+extern uint64_t placement_domain_draw(const uint8_t digest[PLACEMENT_DIGEST_LEN],
+									  int position, uint64_t tag);
+
+/* The engine's cost -ln(u) / weight of a draw (lower is better). */
+extern double placement_draw_cost(uint64_t draw, double weight);
+
 #endif							/* DHT_PLACEMENT_H */

@@ -94,6 +94,10 @@ typedef struct RepairPlan
 	List	   *moves;			/* of Move */
 	List	   *queue_items;	/* of QueueItem: the queue entries read */
 	bool		complete;		/* every move has a replacement */
+	int64		limit;			/* stop after this many moves with a replacement (-1: all) */
+	int64		placed;			/* moves with a replacement so far */
+	bool		truncated;		/* the limit stopped the plan before the last candidate */
+	MemoryContext cxt;			/* where the moves live */
 } RepairPlan;
 
 /* ---- candidates */
@@ -292,7 +296,7 @@ surplus_holder(DhtSla *sla, const TokenRows *tr, int i)
 }
 
 static void
-plan_token(Datum token, RepairPlan *plan)
+plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 {
 	TokenRows	tr;
 	TokenRow   *meta;
@@ -308,7 +312,7 @@ plan_token(Datum token, RepairPlan *plan)
 	uint8		digest[PLACEMENT_DIGEST_LEN];
 	bool		have_order;
 
-	token_rows_read(token, NULL, &tr);
+	token_rows_read_with(probe, token, NULL, &tr);
 	meta = token_rows_meta(&tr);
 	if (!tr.res.live)
 		return;
@@ -372,7 +376,8 @@ plan_token(Datum token, RepairPlan *plan)
 		placement_digest(seed, dht_token_to_key(DatumGetDhtTokenPP(token))->bytes, digest);
 	for (int i = 0; i < nmoving; i++)
 	{
-		Move	   *m = palloc0(sizeof(Move));
+		Move	   *m = MemoryContextAllocZero(plan->cxt, sizeof(Move));
+		MemoryContext outer;
 		int			out;
 
 		m->token = token;
@@ -385,40 +390,70 @@ plan_token(Datum token, RepairPlan *plan)
 			const PlacementNode *to = placement_set_node(sla->set, out);
 
 			m->has_to = true;
+			plan->placed++;
 			memcpy(m->to, to->id, DHT_KEY_LEN);
 			memcpy(taken[ntaken].id, to->id, DHT_KEY_LEN);
 			taken[ntaken++].tag = to->tag;
 		}
 		else
 		{
-			m->reason = psprintf("%s; no eligible replacement", m->reason);
+			m->reason = MemoryContextStrdup(plan->cxt,
+											psprintf("%s; no eligible replacement", m->reason));
 			plan->complete = false;
 		}
+		outer = MemoryContextSwitchTo(plan->cxt);
 		plan->moves = lappend(plan->moves, m);
+		MemoryContextSwitchTo(outer);
 	}
 }
 
-/* The whole plan, inside SPI, in the caller's memory context. */
+/*
+ * The plan (inside SPI, in the caller's memory context), up to limit moves
+ * with a replacement (-1: all).  Each token is read and planned in a
+ * context reset after it, through one probe of the table, so planning a
+ * node's 100,000 holders costs the memory of the moves only.
+ */
 static void
-make_plan(RepairPlan *plan)
+make_plan(RepairPlan *plan, int64 limit)
 {
 	HASHCTL		ctl = {.keysize = sizeof(TokenKey), .entrysize = sizeof(TokenKey),
 	.hcxt = CurrentMemoryContext};
 	Candidates	c = {hash_create("smartlayer_dht repair candidates", 1024, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT), NIL};
+	MemoryContext token_cxt;
+	TokenProbe *probe;
 	ListCell   *lc;
 
 	plan->moves = NIL;
 	plan->queue_items = NIL;
 	plan->complete = true;
+	plan->limit = limit;
+	plan->placed = 0;
+	plan->truncated = false;
+	plan->cxt = CurrentMemoryContext;
 	add_unhealthy_nodes(&c);
 	add_queued(&c, plan);
 	list_sort(c.tokens, token_datum_cmp);
+	token_cxt = AllocSetContextCreate(CurrentMemoryContext, "smartlayer_dht repair token",
+									  ALLOCSET_DEFAULT_SIZES);
+	probe = token_probe_begin();
 	foreach(lc, c.tokens)
 	{
+		MemoryContext outer;
+
 		CHECK_FOR_INTERRUPTS();
-		plan_token(PointerGetDatum(lfirst(lc)), plan);
+		if (limit >= 0 && plan->placed >= limit)
+		{
+			plan->truncated = true;
+			break;
+		}
+		outer = MemoryContextSwitchTo(token_cxt);
+		plan_token(probe, PointerGetDatum(lfirst(lc)), plan);
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(token_cxt);
 	}
+	token_probe_end(probe);
+	MemoryContextDelete(token_cxt);
 }
 
 /* ---- dht.repair_plan() */
@@ -432,7 +467,7 @@ dht_repair_plan_pinned(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	SPI_connect();
-	make_plan(&plan);
+	make_plan(&plan, -1);
 	foreach(lc, plan.moves)
 	{
 		Move	   *m = lfirst(lc);
@@ -510,7 +545,8 @@ repair_apply(FunctionCallInfo fcinfo, bool owned_only)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_moves must be 0 or more, or NULL for no limit")));
 	SPI_connect();
-	make_plan(&plan);
+	make_plan(&plan, unlimited ? -1 : limit);
+	all_done = !plan.truncated;
 	foreach(lc, plan.moves)
 	{
 		Move	   *m = lfirst(lc);

@@ -204,11 +204,20 @@ token_rows_count_cached(Datum token, int max)
 void
 token_rows_read(Datum token, const char *own_origin, TokenRows *tr)
 {
+	TokenProbe *p = token_probe_begin();
+
+	token_rows_read_with(p, token, own_origin, tr);
+	token_probe_end(p);
+}
+
+void
+token_rows_read_with(TokenProbe *probe, Datum token, const char *own_origin, TokenRows *tr)
+{
 	HolderRow  *hrows;
 	int			total = 0;
 
 	tr->rows = palloc(sizeof(TokenRow) * MAX_TOKEN_ROWS);
-	tr->nrows = scan_token(token, tr->rows, MAX_TOKEN_ROWS);
+	tr->nrows = probe_rows(probe, token, tr->rows, MAX_TOKEN_ROWS);
 	tr->own = -1;
 	hrows = palloc(sizeof(HolderRow) * Max(tr->nrows, 1));
 	for (int r = 0; r < tr->nrows; r++)

@@ -49,6 +49,10 @@ extern TokenProbe *token_probe_begin(void);
 extern bool token_probe_exists(TokenProbe *probe, Datum token);
 extern void token_probe_end(TokenProbe *probe);
 
+/* token_rows_read through an open probe (many tokens in one call). */
+extern void token_rows_read_with(TokenProbe *probe, Datum token, const char *own_origin,
+								 TokenRows *tr);
+
 /* How many rows the token has, counting up to max. */
 extern int	token_rows_count(Datum token, int max);
 

@@ -59,6 +59,8 @@ SELECT count(*) AS rows_after_rollback FROM dht.lookup('eip155:1/erc721:0x06012c
 SELECT * FROM dht.lookup((SELECT token FROM dht.tokens WHERE sla = 'movie' LIMIT 1));
 SELECT * FROM dht.network_summary;
 
+-- dht.node_load counts every holder: read it once into a table for what follows.
+CREATE TEMP TABLE load_now AS SELECT * FROM dht.node_load;
 \echo 'Distribution: shards per active node, by weight, against the ideal (the node''s weight share of all shards).'
 \echo 'A binomial spread puts the max of ~1,000 nodes about 3 standard deviations above the mean.'
 SELECT weight, count(*) AS nodes, round(avg(shards), 1) AS mean_shards,
@@ -66,18 +68,71 @@ SELECT weight, count(*) AS nodes, round(avg(shards), 1) AS mean_shards,
        max(shards) AS max_shards,
        round(max(shards) / avg(shards), 3) AS max_over_mean,
        round(1 + 3 * sqrt(avg(shards)) / avg(shards), 3) AS binomial_3sd
-FROM dht.node_load WHERE state = 'active' GROUP BY weight ORDER BY weight;
+FROM load_now WHERE state = 'active' GROUP BY weight ORDER BY weight;
+
+-- Chart data (docs/holders_per_node.png, scripts/demo/charts.gp): the holders
+-- of each weight-1.0 node the movie class cannot use (too little bandwidth or
+-- storage), the largest group of nodes that are alike, against the binomial
+-- of a node that takes each of the standard and archive classes' holders with
+-- the group's mean share.  From load_now, one scan of dht.node_load.
+\o :chartdir/holders_per_node.dat
+COPY (SELECT l.shards FROM load_now l JOIN dht.nodes n USING (node_id)
+      WHERE l.state = 'active' AND n.weight = 1.0 AND (n.bandwidth_mbps < 1000 OR n.storage_gb < 5000)) TO STDOUT;
+\o :chartdir/holders_per_node.gp
+COPY (SELECT format('N = %s.0; p = %s; nodes = %s', h.n, avg(l.shards) / h.n, count(*))
+      FROM load_now l JOIN dht.nodes n USING (node_id),
+           (SELECT sum(data_shards + parity_shards) AS n FROM dht.tokens WHERE sla IN ('standard', 'archive')) h
+      WHERE l.state = 'active' AND n.weight = 1.0 AND (n.bandwidth_mbps < 1000 OR n.storage_gb < 5000)
+      GROUP BY h.n) TO STDOUT;
+\o
 
 \echo 'A node fails: the operator marks it down; the repair plan moves each of its shards to the next node of that shard position''s own rendezvous order.'
 CREATE TEMP TABLE failed AS
-SELECT node_id FROM dht.node_load WHERE state = 'active' ORDER BY shards DESC, node_id LIMIT 1;
+SELECT node_id FROM load_now WHERE state = 'active' ORDER BY shards DESC, node_id LIMIT 1;
 SELECT dht.set_node_state((SELECT node_id FROM failed), 'down');
 SELECT reason, count(*) AS shards FROM dht.repair_plan() GROUP BY reason;
 SELECT count(*) AS tokens_at_risk FROM dht.tokens_at_risk;
-SELECT dht.repair() AS moves_applied;
+CREATE TEMP TABLE repair_progress (seconds float8, moves_left bigint, pending bigint, on_failed_node bigint);
+-- a batch's progress: moves the plan still has, replacements waiting for
+-- their new holder's confirmation (one per retiring holder of the failed
+-- node), and holders the failed node still has
+CREATE FUNCTION pg_temp.record_progress(started timestamptz) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO repair_progress
+    SELECT extract(epoch FROM clock_timestamp() - started), (SELECT count(*) FROM dht.repair_plan()),
+           count(*) FILTER (WHERE a.state = 'retiring'), count(*)
+    FROM dht.node_assignments((SELECT node_id FROM failed)) a
+$$;
+SELECT set_config('dht_demo.repair_started', clock_timestamp()::text, false) AS repair_started \gset
+DO $$ BEGIN PERFORM pg_temp.record_progress(current_setting('dht_demo.repair_started')::timestamptz); END $$;
+\echo 'Repair in batches (dht.repair(max_moves => 50)): the first batch'
+SELECT dht.repair(max_moves => 50) AS moves_applied;
 \echo 'Replacements are pending and the failed holders retiring until the new holders confirm they hold the data:'
-SELECT state, count(*) FROM dht.placements WHERE state <> 'active' GROUP BY state ORDER BY state;
-SELECT count(*) AS confirmed FROM (
-    SELECT dht.confirm(token, shard, node_id) FROM dht.placements WHERE state = 'pending') c;
-SELECT count(*) AS shards_left_on_failed_node FROM dht.placements WHERE node_id = (SELECT node_id FROM failed);
+SELECT l.state, count(*)
+FROM dht.node_assignments((SELECT node_id FROM failed)) a, LATERAL dht.lookup(a.token) l
+WHERE a.state = 'retiring' AND l.shard = a.shard GROUP BY l.state ORDER BY l.state;
+\echo 'The rest, each batch''s new holders confirming a batch later (they fetch the data meanwhile); docs/repair_progress.png charts it.'
+DO $$
+DECLARE
+    failed dht.key := (SELECT node_id FROM failed);
+    started timestamptz := current_setting('dht_demo.repair_started')::timestamptz;
+    moved bigint := 1;
+    confirmed bigint := 1;
+BEGIN
+    WHILE moved > 0 OR confirmed > 0 LOOP
+        PERFORM pg_temp.record_progress(started);
+        COMMIT;
+        -- the previous batch's new holders have the data: confirm them (a
+        -- retiring holder of the failed node, and its shard's pending one)
+        SELECT count(*) INTO confirmed FROM (
+            SELECT dht.confirm(a.token, a.shard, l.node_id)
+            FROM dht.node_assignments(failed) a, LATERAL dht.lookup(a.token) l
+            WHERE a.state = 'retiring' AND l.shard = a.shard AND l.state = 'pending') c;
+        moved := dht.repair(max_moves => 50);
+    END LOOP;
+END $$;
+SELECT count(*) AS batches, max(seconds)::numeric(6, 2) AS seconds FROM repair_progress;
+\o :chartdir/repair_progress.dat
+COPY (SELECT * FROM repair_progress ORDER BY seconds) TO STDOUT;
+\o
+SELECT count(*) AS shards_left_on_failed_node FROM dht.node_assignments((SELECT node_id FROM failed));
 SELECT count(*) AS remaining_repairs FROM dht.repair_plan();

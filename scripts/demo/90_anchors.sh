@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Three anchors converge by logical replication; one retires, a fourth joins later
 #
-# Starts three throwaway servers (ports 55451-55454), names each anchor,
+# Starts three throwaway servers (ports 55451-55454, or from
+# $DHT_DEMO_ANCHOR_PORT on), names each anchor,
 # connects them in a full mesh, writes on every one of them at once and shows
 # that they end with the same directory: equal dht.state_digest() and equal
 # counts.  The servers are removed at the end, also when something fails.
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/../.."
 . scripts/lib.sh
 
 names=(amsterdam boston chennai)
-ports=(55451 55452 55453)
+base=${DHT_DEMO_ANCHOR_PORT:-55451}
+ports=($base $((base + 1)) $((base + 2)))
 dirs=()
 cleanup() { for d in "${dirs[@]}"; do scripts/pgcluster.sh destroy "$d"; done; }
 trap cleanup EXIT
@@ -30,6 +32,9 @@ for i in 0 1 2; do
     dirs[$i]=$(pg_tmpdir "anchor-${names[$i]}")
     scripts/pgcluster.sh start "${dirs[$i]}" "${ports[$i]}" "wal_retrieve_retry_interval = '500ms'"
     q "$i" "CREATE EXTENSION smartlayer_dht"
+    # what the NOTICE of CREATE EXTENSION says to run: operators on dht types
+    # then resolve as written (token = '...') in every new session
+    q "$i" "ALTER DATABASE postgres SET search_path = \"\$user\", public, dht"
     q "$i" "SELECT dht.anchor_init('${names[$i]}')"
 done
 
@@ -62,18 +67,54 @@ wait_converged() {
 }
 wait_converged
 
-say "every anchor allocates tokens at the same time; two of them allocate one token together"
+# Anchor lag while they write (docs/anchor_lag.png): every 0.1 s, how many
+# bytes of each anchor's WAL its slowest peer has not confirmed yet (the
+# anchor's slots dht_<anchor>_<peer>), asked of each anchor over one open
+# session (a psql reading a FIFO), so that sampling costs no connections.
+samples=$(mktemp -d)
+lag_sampler() {
+    local i fds=()
+    for i in 0 1 2; do
+        mkfifo "$samples/in$i"
+        psql -X -qAt -F ' ' -h "${dirs[$i]}" -p "${ports[$i]}" -U postgres -d postgres \
+            <"$samples/in$i" >"$samples/lag$i" &
+        exec {fd}>"$samples/in$i"
+        fds+=("$fd")
+    done
+    while [ ! -e "$samples/stop" ]; do
+        for i in 0 1 2; do
+            echo "SELECT extract(epoch FROM clock_timestamp()), coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)), 0)
+                  FROM pg_replication_slots WHERE left(slot_name, length('dht_${names[$i]}_')) = 'dht_${names[$i]}_';" >&"${fds[$i]}"
+        done
+        sleep 0.1
+    done
+    for fd in "${fds[@]}"; do exec {fd}>&-; done
+    wait
+}
+lag_sampler &
+sampler=$!
+sleep 1
+
+say "every anchor allocates 2,000 tokens at the same time, in transactions of 100; two of them allocate one token together"
+writers=()
 for i in 0 1 2; do
     psql -X -qAt -h "${dirs[$i]}" -p "${ports[$i]}" -U postgres -d postgres >/dev/null <<EOF &
-SELECT count(*) FROM generate_series(1, 200) n,
-  LATERAL dht.allocate(('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/' || ($i * 1000 + n))::dht.token, 'gold');
+DO \$\$
+BEGIN
+    FOR b IN 0..19 LOOP
+        PERFORM count(*) FROM generate_series(b * 100 + 1, b * 100 + 100) n,
+            LATERAL dht.allocate(('eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/' || ($i * 10000 + n))::dht.token, 'gold');
+        COMMIT;
+    END LOOP;
+END \$\$;
 EOF
+    writers+=($!)
 done
-wait
+wait "${writers[@]}"
 tok="'eip155:137/erc1155:0x2953399124f0cbb46d2cbacd8a89cf0599974963/42'::dht.token"
-qa 1 "SELECT count(*) FROM dht.allocate($tok, 'gold')" >/dev/null &
-qa 2 "SELECT count(*) FROM dht.allocate($tok, 'gold')" >/dev/null &
-wait
+qa 1 "SELECT count(*) FROM dht.allocate($tok, 'gold')" >/dev/null & writers=($!)
+qa 2 "SELECT count(*) FROM dht.allocate($tok, 'gold')" >/dev/null & writers+=($!)
+wait "${writers[@]}"
 q 2 "SELECT dht.set_node_state(node_id, 'draining') FROM dht.nodes ORDER BY node_id LIMIT 1"
 
 say "replication status seen from amsterdam"
@@ -81,15 +122,20 @@ q 0 "SELECT peer, state, lag_bytes, last_msg FROM dht.anchor_status()"
 
 say "after a moment: the same directory everywhere"
 wait_converged
+sleep 1; touch "$samples/stop"; wait "$sampler"
+# seconds since the first sample, then each anchor's lag
+paste -d ' ' "$samples/lag0" "$samples/lag1" "$samples/lag2" |
+    awk 'NR == 1 { t0 = $1 } { printf "%.2f %s %s %s\n", $1 - t0, $2, $4, $6 }' >"${DHT_DEMO_CHARTS:-/tmp}/anchor_lag.dat"
+rm -rf "$samples"
 for i in 0 1 2; do
     q "$i" "SELECT dht.local_origin() AS anchor, encode(dht.state_digest(), 'hex') AS state_digest,
                    (SELECT count(*) FROM dht.tokens) AS tokens, (SELECT count(*) FROM dht.placements) AS placements,
                    (SELECT count(*) FROM dht.nodes WHERE state = 'draining') AS draining"
 done
 say "the token boston and chennai allocated at the same time: one set of holders, recorded by both"
-q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token OPERATOR(dht.=) $tok) AS token_rows,
-            (SELECT count(*) FROM dht.placements WHERE token OPERATOR(dht.=) $tok) AS holders,
-            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.token_log WHERE token OPERATOR(dht.=) $tok) AS recorded_by"
+q 0 "SELECT (SELECT count(*) FROM dht.tokens WHERE token = $tok) AS token_rows,
+            (SELECT count(*) FROM dht.placements WHERE token = $tok) AS holders,
+            (SELECT string_agg(DISTINCT origin, ', ') FROM dht.token_log WHERE token = $tok) AS recorded_by"
 
 say "chennai retires: it leaves (its peers stop reading it, nothing is left on any server), and amsterdam and boston adopt its rows"
 count_tokens="SELECT count(*) FROM dht.tokens"
@@ -100,9 +146,10 @@ q 0 "SELECT peer, state, served_by FROM dht.anchor_status()"
 scripts/pgcluster.sh destroy "${dirs[2]}"
 
 say "dakar joins later: it gets chennai's rows from an adopter, and the same directory"
-names[2]=dakar; ports[2]=55454
+names[2]=dakar; ports[2]=$((base + 3))
 dirs[2]=$(pg_tmpdir anchor-dakar)
 scripts/pgcluster.sh start "${dirs[2]}" "${ports[2]}" "wal_retrieve_retry_interval = '500ms'"
+q 2 "ALTER DATABASE postgres SET search_path = \"\$user\", public, dht"
 q 2 "CREATE EXTENSION smartlayer_dht"
 q 2 "SELECT dht.anchor_init('dakar')"
 for j in 0 1; do
