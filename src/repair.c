@@ -332,14 +332,17 @@ plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 			continue;
 		if (surplus_holder(sla, &tr, i))
 		{
-			Move	   *m = palloc0(sizeof(Move));
+			Move	   *m = MemoryContextAllocZero(plan->cxt, sizeof(Move));
+			MemoryContext outer;
 
 			m->token = token;
 			m->shard = e->shard;
 			memcpy(m->from, node->id, DHT_KEY_LEN);
 			m->drop = true;
 			m->reason = "surplus holder";
+			outer = MemoryContextSwitchTo(plan->cxt);
 			plan->moves = lappend(plan->moves, m);
+			MemoryContextSwitchTo(outer);
 			continue;
 		}
 		problem = holder_problem(sla, node, &tag);
@@ -545,7 +548,9 @@ repair_apply(FunctionCallInfo fcinfo, bool owned_only)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_moves must be 0 or more, or NULL for no limit")));
 	SPI_connect();
-	make_plan(&plan, unlimited ? -1 : limit);
+	/* Owned only: plan everything, or moves of other anchors' tokens at the
+	 * head of the plan would use up the limit. */
+	make_plan(&plan, unlimited || owned_only ? -1 : limit);
 	all_done = !plan.truncated;
 	foreach(lc, plan.moves)
 	{
