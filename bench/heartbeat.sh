@@ -20,12 +20,15 @@ q "CREATE TABLE beats AS
         generate_series(1, 2) r" >/dev/null
 r1=$(time_sql "SELECT count(*) FROM beats, LATERAL dht.heartbeat(pubkey, seq, t, sig) WHERE r = 1")
 r2=$(time_sql "SELECT count(*) FROM beats, LATERAL dht.heartbeat(pubkey, seq, t, sig) WHERE r = 2")
+got=$(q "SELECT count(*) FROM dht.heartbeat_log WHERE seq = 2")
+[ "$got" = "$n" ] || { echo "heartbeat: only $got of $n beats recorded" >&2; exit 1; }
 # The batch form, on a fresh log.
 q "TRUNCATE dht.heartbeat_log" >/dev/null
 many=$(time_sql "SELECT count(*) FROM (
     SELECT (SELECT count(*) FILTER (WHERE accepted) FROM dht.heartbeat_many(array_agg(pubkey), array_agg(seq), array_agg(t), array_agg(sig)))
     FROM (SELECT (row_number() OVER ()) / 1000 AS b, * FROM beats ORDER BY r, pubkey) x GROUP BY r, b) y")
 ok=$(q "SELECT count(*) FROM dht.heartbeat_log WHERE seq = 2")
+[ "$ok" = "$n" ] || { echo "heartbeat_many: only $ok of $n nodes at seq 2" >&2; exit 1; }
 
 q "CREATE TABLE base_log (LIKE dht.heartbeat_log INCLUDING ALL)" >/dev/null
 base=$(time_sql "DO \$\$ DECLARE b record; BEGIN

@@ -30,6 +30,7 @@
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(dht_heartbeat_apply);
+PG_FUNCTION_INFO_V1(dht_heartbeat);
 
 #define HB_PREFIX "smartlayer_dht/heartbeat/v1"
 #define HB_CLOCK_WINDOW 300
@@ -44,9 +45,9 @@ prepare_plans(void)
 	{
 		Oid			types[2] = {BYTEAOID, TEXTOID};
 
-		read_plan = SPI_prepare("SELECT EXISTS (SELECT FROM dht.node_log n WHERE n.node_id = $1::dht.key), "
+		read_plan = SPI_prepare("SELECT EXISTS (SELECT FROM dht.node_log n WHERE n.node_id OPERATOR(dht.=) $1::dht.key), "
 								"       max(h.seq), max(h.received_at) FILTER (WHERE h.origin = $2) "
-								"FROM dht.heartbeat_log h WHERE h.node_id = $1::dht.key", 2, types);
+								"FROM dht.heartbeat_log h WHERE h.node_id OPERATOR(dht.=) $1::dht.key", 2, types);
 		if (read_plan == NULL || SPI_keepplan(read_plan) != 0)
 			elog(ERROR, "smartlayer_dht: could not prepare the heartbeat read");
 	}
@@ -108,6 +109,21 @@ message_bytes(const uint8 *pk, int64 seq, int64 issued, size_t *len)
 	return m;
 }
 
+/* The outcome of one beat: NULL message when recorded. */
+typedef struct BeatOutcome
+{
+	const char *message;
+	const char *detail;
+} BeatOutcome;
+
+static BeatOutcome
+outcome(const char *message, const char *detail)
+{
+	BeatOutcome o = {message, detail};
+
+	return o;
+}
+
 static Datum
 result(FunctionCallInfo fcinfo, const char *message, const char *detail)
 {
@@ -122,8 +138,8 @@ result(FunctionCallInfo fcinfo, const char *message, const char *detail)
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
 }
 
-Datum
-dht_heartbeat_apply(PG_FUNCTION_ARGS)
+static BeatOutcome
+apply_beat(FunctionCallInfo fcinfo)
 {
 	bytea	   *pk;
 	bytea	   *sig;
@@ -145,29 +161,29 @@ dht_heartbeat_apply(PG_FUNCTION_ARGS)
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		return result(fcinfo, "heartbeat pubkey, seq, issued_at and signature must not be NULL", NULL);
+		return outcome("heartbeat pubkey, seq, issued_at and signature must not be NULL", NULL);
 	pk = PG_GETARG_BYTEA_PP(0);
 	seq = PG_GETARG_INT64(1);
 	issued = PG_GETARG_INT64(2);
 	sig = PG_GETARG_BYTEA_PP(3);
 	if (VARSIZE_ANY_EXHDR(pk) != 32)
-		return result(fcinfo, "invalid heartbeat pubkey",
+		return outcome("invalid heartbeat pubkey",
 					  psprintf("An Ed25519 public key is 32 bytes, not %d.", (int) VARSIZE_ANY_EXHDR(pk)));
 	if (VARSIZE_ANY_EXHDR(sig) != 64)
-		return result(fcinfo, "invalid heartbeat signature",
+		return outcome("invalid heartbeat signature",
 					  psprintf("An Ed25519 signature is 64 bytes, not %d.", (int) VARSIZE_ANY_EXHDR(sig)));
 	if (seq < 0)
-		return result(fcinfo, "heartbeat seq must be 0 or more", NULL);
+		return outcome("heartbeat seq must be 0 or more", NULL);
 	msg = message_bytes((const uint8 *) VARDATA_ANY(pk), seq, issued, &mlen);
 	if (crypto_sign_verify_detached((const uint8 *) VARDATA_ANY(sig), (const uint8 *) VARDATA(msg), mlen,
 									(const uint8 *) VARDATA_ANY(pk)) != 0)
-		return result(fcinfo, "invalid heartbeat signature",
+		return outcome("invalid heartbeat signature",
 					  psprintf("The signature does not verify against the pubkey for network '%s'.", dht_network));
 	now_s = (double) (GetCurrentTimestamp() / 1000) / 1000.0 +
 		(double) ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
 	skew = now_s - (double) issued;
 	if (fabs(skew) > HB_CLOCK_WINDOW)
-		return result(fcinfo, "heartbeat issued_at is outside the accepted window",
+		return outcome("heartbeat issued_at is outside the accepted window",
 					  psprintf("It was issued %.0f s %s this anchor's clock; at most %d s are accepted.",
 							   fabs(skew), skew < 0 ? "ahead of" : "behind", HB_CLOCK_WINDOW));
 	id = dht_key_blake2b((const unsigned char *) VARDATA_ANY(pk), 32);
@@ -186,7 +202,7 @@ dht_heartbeat_apply(PG_FUNCTION_ARGS)
 	if (!registered)
 	{
 		SPI_finish();
-		return result(fcinfo,
+		return outcome(
 					  psprintf("node %s is not registered",
 							   DatumGetCString(DirectFunctionCall1(key_out, PointerGetDatum(id)))),
 					  "A node announces itself (dht.announce) before it sends heartbeats.");
@@ -199,7 +215,7 @@ dht_heartbeat_apply(PG_FUNCTION_ARGS)
 			int64		stored = DatumGetInt64(maxseq);
 
 			SPI_finish();
-			return result(fcinfo, "stale heartbeat",
+			return outcome("stale heartbeat",
 						  psprintf("Its seq " INT64_FORMAT " is not above the stored seq " INT64_FORMAT ".",
 								   seq, stored));
 		}
@@ -225,11 +241,34 @@ dht_heartbeat_apply(PG_FUNCTION_ARGS)
 	{
 		/* a concurrent beat of the node with a greater seq won the row */
 		SPI_finish();
-		return result(fcinfo, "stale heartbeat",
+		return outcome("stale heartbeat",
 					  psprintf("Its seq " INT64_FORMAT " is not above the stored seq.", seq));
 	}
 	if (touch && SPI_execute("SELECT dht._registry_touch()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "smartlayer_dht: could not invalidate the registry cache");
 	SPI_finish();
-	return result(fcinfo, NULL, NULL);
+	return outcome(NULL, NULL);
+}
+
+/* dht._heartbeat_apply(...): the outcome as (message, detail), for the batch form. */
+Datum
+dht_heartbeat_apply(PG_FUNCTION_ARGS)
+{
+	BeatOutcome o = apply_beat(fcinfo);
+
+	return result(fcinfo, o.message, o.detail);
+}
+
+/* dht.heartbeat(...): record the beat or raise its refusal (22023). */
+Datum
+dht_heartbeat(PG_FUNCTION_ARGS)
+{
+	BeatOutcome o = apply_beat(fcinfo);
+
+	if (o.message != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", o.message),
+				 o.detail ? errdetail("%s", o.detail) : 0));
+	PG_RETURN_VOID();
 }

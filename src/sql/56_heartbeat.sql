@@ -70,16 +70,8 @@ CREATE OR REPLACE FUNCTION dht._heartbeat_apply(pk bytea, hb_seq bigint, issued 
     AS 'MODULE_PATHNAME', 'dht_heartbeat_apply' LANGUAGE C VOLATILE;
 
 CREATE OR REPLACE FUNCTION dht.heartbeat(pubkey bytea, seq bigint, issued_at bigint, signature bytea) RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, dht, pg_temp AS $$
-DECLARE
-    r record;
-BEGIN
-    r := dht._heartbeat_apply(pubkey, seq, issued_at, signature);
-    IF r.message IS NOT NULL THEN
-        PERFORM dht._bad_parameter(r.message, r.detail);
-    END IF;
-END $$;
+    AS 'MODULE_PATHNAME', 'dht_heartbeat' LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION dht.heartbeat(bytea, bigint, bigint, bytea) IS
     'record a node''s Ed25519-signed heartbeat (dht.heartbeat_message)';
 
