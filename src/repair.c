@@ -386,7 +386,7 @@ plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 		m->token = token;
 		m->shard = moving[i]->shard;
 		memcpy(m->from, moving_nodes[i]->id, DHT_KEY_LEN);
-		m->reason = reasons[i];
+		m->reason = MemoryContextStrdup(plan->cxt, reasons[i]);
 		if (have_order &&
 			placement_choose_position(sla->set, digest, m->shard, taken, ntaken, &out) == 1)
 		{

@@ -72,6 +72,7 @@ read_row(TupleTableSlot *slot, TokenRow *row)
 /* An open scan of the primary key, rescanned per token. */
 struct TokenProbe
 {
+	MemoryContext cxt;			/* where the scan allocates (btree's killed items) */
 	Relation	rel;
 	Relation	index;
 	TupleTableSlot *slot;
@@ -83,6 +84,7 @@ token_probe_begin(void)
 {
 	TokenProbe *p = palloc(sizeof(TokenProbe));
 
+	p->cxt = CurrentMemoryContext;
 	p->rel = dir_table_open(&token_log, AccessShareLock, &p->index);
 	dir_check_select(p->rel);
 	p->slot = table_slot_create(p->rel, NULL);
@@ -90,10 +92,17 @@ token_probe_begin(void)
 	return p;
 }
 
-/* The token's rows (at most max; rows NULL to count only). */
+/*
+ * The token's rows (at most max; rows NULL to count only), copied into the
+ * caller's memory context.  The scan itself runs in the probe's context:
+ * btree allocates lazily during a scan (the array of killed items, once it
+ * meets a dead tuple) and frees it at index_endscan, so a caller that resets
+ * its own context between tokens must not own that memory.
+ */
 static int
 probe_rows(TokenProbe *p, Datum token, TokenRow *rows, int max)
 {
+	MemoryContext caller = MemoryContextSwitchTo(p->cxt);
 	ScanKeyData key;
 	int			n = 0;
 
@@ -102,9 +111,14 @@ probe_rows(TokenProbe *p, Datum token, TokenRow *rows, int max)
 	while (n < max && index_getnext_slot(p->scan, ForwardScanDirection, p->slot))
 	{
 		if (rows != NULL)
+		{
+			MemoryContextSwitchTo(caller);
 			read_row(p->slot, &rows[n]);
+			MemoryContextSwitchTo(p->cxt);
+		}
 		n++;
 	}
+	MemoryContextSwitchTo(caller);
 	return n;
 }
 
