@@ -13,7 +13,8 @@
 
 const char *const anchor_log_tables[] = {
 	"dht.sla_log", "dht.node_log", "dht.node_state_log",
-	"dht.epoch_log", "dht.token_log", "dht.origin_marks", "dht.anchor_adoptions"
+	"dht.epoch_log", "dht.token_log", "dht.origin_marks", "dht.anchor_adoptions",
+	"dht.heartbeat_log"
 };
 
 /* Tables an anchor paused for its upgrade does not publish (peers on 0.1.0
@@ -22,7 +23,7 @@ bool
 anchor_table_paused(const char *table)
 {
 	return strcmp(table, "dht.token_log") == 0 || strcmp(table, "dht.origin_marks") == 0 ||
-		strcmp(table, "dht.anchor_adoptions") == 0;
+		strcmp(table, "dht.anchor_adoptions") == 0 || strcmp(table, "dht.heartbeat_log") == 0;
 }
 const int	anchor_log_table_count = lengthof(anchor_log_tables);
 

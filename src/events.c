@@ -14,6 +14,7 @@
  */
 #include "smartlayer_dht.h"
 
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
@@ -361,6 +362,53 @@ event_move(Datum token, int shard, const uint8 *from_id, const uint8 *to_id)
 		set_entry(draft, &to, HOLDER_PENDING, stamp);
 		write_draft(token, &tr, draft);
 		applied = true;
+		/* A node agent LISTENing on the channel learns it has work (at commit;
+		 * PostgreSQL folds equal notifications of one transaction). */
+		Async_Notify(DHT_ASSIGNMENT_CHANNEL,
+					 DatumGetCString(DirectFunctionCall1(key_out, PointerGetDatum(to_id))));
+	}
+	PopActiveSnapshot();
+	return applied;
+}
+
+/*
+ * event_drop: a surplus holder of shard (another active holder of the shard
+ * is kept) is dropped outright: it has no replacement that would confirm.
+ * Only if some other holder of the shard is active in the rows read now.
+ */
+bool
+event_drop(Datum token, int shard, const uint8 *node_id)
+{
+	uint8		key[DHT_KEY_LEN];
+	TokenRows	tr;
+	const HolderEntry *h;
+	uint64		ref = holders_ref_of(node_id);
+	bool		applied = false;
+
+	token_key_of(token, key);
+	token_lock_and_refresh(key);
+	token_rows_read(token, dht_origin(), &tr);
+	h = find_holder(&tr, shard, ref);
+	if (h != NULL && h->state == HOLDER_ACTIVE)
+	{
+		bool		other_active = false;
+
+		for (int i = 0; i < tr.res.n; i++)
+		{
+			const HolderEntry *e = tr.holders[i].entry;
+
+			if (e->shard == shard && e->ref != ref && e->state == HOLDER_ACTIVE)
+				other_active = true;
+		}
+		if (other_active)
+		{
+			uint32		stamp = token_stamp_now(tr.res.max_stamp);
+			HolderSet  *draft = own_row_draft(&tr);
+
+			set_entry(draft, h, HOLDER_DROPPED, stamp);
+			write_draft(token, &tr, draft);
+			applied = true;
+		}
 	}
 	PopActiveSnapshot();
 	return applied;

@@ -30,8 +30,21 @@
  * token and keeps the diversity rule with the holders that stay: the same
  * engine as allocation, so a replacement is deterministic and nothing else
  * moves.
+ *
+ * Self-healing (0.2, src/worker.c) adds two things here: a pending holder
+ * stamped more than smartlayer_dht.confirm_timeout ago must move too (its
+ * node never fetched its fragment; the next node of the order replaces it),
+ * and dht._repair_owned(max_moves) applies only the moves of tokens this
+ * anchor owns (dht.repair_owner: the first live anchor in a rendezvous order
+ * of anchor names by token key), so that two anchors never both pick a
+ * replacement for one shard.  And a shard with two active holders (two
+ * anchors allocated the token at once: the union) keeps the one with the
+ * smaller node id on an eligible node; the other is listed with reason
+ * "surplus holder" and no replacement, and dropped.
  */
 #include "smartlayer_dht.h"
+
+#include <time.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -50,9 +63,11 @@
 #include "registry_cache.h"
 #include "token.h"
 #include "tokenrows.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(dht_repair_plan);
 PG_FUNCTION_INFO_V1(dht_repair);
+PG_FUNCTION_INFO_V1(dht_repair_owned);
 
 /* One planned move. */
 typedef struct Move
@@ -62,6 +77,7 @@ typedef struct Move
 	uint8		from[DHT_KEY_LEN];
 	bool		has_to;
 	uint8		to[DHT_KEY_LEN];
+	bool		drop;			/* a surplus holder: dropped, not replaced */
 	const char *reason;
 } Move;
 
@@ -237,6 +253,48 @@ holder_problem(DhtSla *sla, const DhtNodeInfo *node, uint64 *tag)
 	return "SLA no longer met";
 }
 
+/* Whether a pending holder has waited past smartlayer_dht.confirm_timeout. */
+static bool
+pending_expired(const HolderEntry *e)
+{
+	int64		now = (int64) time(NULL) - HOLDERS_STAMP_EPOCH;
+
+	return now - (int64) e->stamp > (int64) dht_confirm_timeout;
+}
+
+/*
+ * Whether holder i is a surplus one: active, and another active holder of
+ * its shard is on a node that meets the class and either this one's node
+ * does not, or has the smaller node id (so every anchor keeps the same one).  Two anchors that allocated one token at once
+ * leave such pairs (the union of their holders); once the kept one is
+ * confirmed the other is dropped.
+ */
+static bool
+surplus_holder(DhtSla *sla, const TokenRows *tr, int i)
+{
+	const HolderEntry *e = tr->holders[i].entry;
+	const DhtNodeInfo *node = dht_node_by_ref(e->ref);
+	uint64		tag = 0;
+	bool		eligible;
+
+	if (e->state != HOLDER_ACTIVE || node == NULL)
+		return false;
+	eligible = holder_problem(sla, node, &tag) == NULL;
+	for (int j = 0; j < tr->res.n; j++)
+	{
+		const HolderEntry *o = tr->holders[j].entry;
+		const DhtNodeInfo *other;
+
+		if (j == i || o->shard != e->shard || o->state != HOLDER_ACTIVE)
+			continue;
+		other = dht_node_by_ref(o->ref);
+		if (other != NULL && holder_problem(sla, other, &tag) == NULL &&
+			(!eligible || memcmp(other->id, node->id, DHT_KEY_LEN) < 0))
+			return true;
+	}
+	return false;
+}
+
 static void
 plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 {
@@ -272,7 +330,24 @@ plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 
 		if (e->state == HOLDER_RETIRING)
 			continue;
+		if (surplus_holder(sla, &tr, i))
+		{
+			Move	   *m = MemoryContextAllocZero(plan->cxt, sizeof(Move));
+			MemoryContext outer;
+
+			m->token = token;
+			m->shard = e->shard;
+			memcpy(m->from, node->id, DHT_KEY_LEN);
+			m->drop = true;
+			m->reason = "surplus holder";
+			outer = MemoryContextSwitchTo(plan->cxt);
+			plan->moves = lappend(plan->moves, m);
+			MemoryContextSwitchTo(outer);
+			continue;
+		}
 		problem = holder_problem(sla, node, &tag);
+		if (problem == NULL && e->state == HOLDER_PENDING && pending_expired(e))
+			problem = "not confirmed within confirm_timeout";
 		for (int j = 0; problem == NULL && tag != 0 && j < nkept; j++)
 			if (taken[j].tag == tag)
 				problem = "diversity broken";
@@ -440,13 +515,31 @@ clear_queue(const RepairPlan *plan)
 	}
 }
 
+/* Whether this anchor owns the repair of token now (dht.repair_owner). */
+static bool
+owns_token(Datum token)
+{
+	Oid			types[1] = {dht_token_typid()};
+	Datum		args[1] = {token};
+	bool		isnull;
+	bool		owned;
+
+	if (SPI_execute_with_args("SELECT dht.repair_owner($1) = dht.local_origin()",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "smartlayer_dht: could not read the repair owner of a token");
+	owned = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return !isnull && owned;
+}
+
 static Datum
-dht_repair_pinned(PG_FUNCTION_ARGS)
+repair_apply(FunctionCallInfo fcinfo, bool owned_only)
 {
 	bool		unlimited = PG_ARGISNULL(0);
 	int64		limit = unlimited ? 0 : PG_GETARG_INT32(0);
 	int64		moves = 0;
 	bool		all_done = true;
+	Datum		last_token = (Datum) 0;
+	bool		last_owned = false;
 	RepairPlan	plan;
 	ListCell   *lc;
 
@@ -455,21 +548,37 @@ dht_repair_pinned(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_moves must be 0 or more, or NULL for no limit")));
 	SPI_connect();
-	make_plan(&plan, unlimited ? -1 : limit);
+	/* Owned only: plan everything, or moves of other anchors' tokens at the
+	 * head of the plan would use up the limit. */
+	make_plan(&plan, unlimited || owned_only ? -1 : limit);
 	all_done = !plan.truncated;
 	foreach(lc, plan.moves)
 	{
 		Move	   *m = lfirst(lc);
 
 		CHECK_FOR_INTERRUPTS();
-		if (!m->has_to)
+		if (!m->has_to && !m->drop)
 			continue;
 		if (!unlimited && moves >= limit)
 		{
 			all_done = false;
 			break;
 		}
-		if (event_move(m->token, m->shard, m->from, m->to))
+		if (owned_only)
+		{
+			if (m->token != last_token)
+			{
+				last_token = m->token;
+				last_owned = owns_token(m->token);
+			}
+			if (!last_owned)
+			{
+				all_done = false;	/* keep the queue: we may have to take over */
+				continue;
+			}
+		}
+		if (m->drop ? event_drop(m->token, m->shard, m->from)
+			: event_move(m->token, m->shard, m->from, m->to))
 			moves++;
 	}
 	if (all_done && plan.complete)
@@ -478,9 +587,28 @@ dht_repair_pinned(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(moves);
 }
 
+static Datum
+dht_repair_pinned(PG_FUNCTION_ARGS)
+{
+	return repair_apply(fcinfo, false);
+}
+
+static Datum
+dht_repair_owned_pinned(PG_FUNCTION_ARGS)
+{
+	return repair_apply(fcinfo, true);
+}
+
 Datum
 dht_repair(PG_FUNCTION_ARGS)
 {
 	return with_registry_pinned(dht_repair_pinned, fcinfo);
+}
+
+/* dht._repair_owned(max_moves): dht.repair for the tokens this anchor owns. */
+Datum
+dht_repair_owned(PG_FUNCTION_ARGS)
+{
+	return with_registry_pinned(dht_repair_owned_pinned, fcinfo);
 }
 

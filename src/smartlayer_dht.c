@@ -16,6 +16,7 @@
 
 #include "smartlayer_dht.h"
 #include "registry_cache.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,6 +35,7 @@ define_gucs(void)
 							   PGC_SUSET,
 							   0,
 							   NULL, NULL, NULL);
+	dht_worker_init();
 	MarkGUCPrefixReserved("smartlayer_dht");
 }
 

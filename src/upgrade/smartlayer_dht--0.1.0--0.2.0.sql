@@ -77,10 +77,12 @@ GRANT USAGE ON SCHEMA dht TO dht_replication;
 --@include 53_write_origin.sql
 --@include 54_sla.sql
 --@include 55_registry.sql
+--@include 56_heartbeat.sql
 --@include 61_feeds.sql
 --@include 62_events.sql
 --@include 64_coding.sql
 --@include 65_operations.sql
+--@include 66_maintenance.sql
 --@include 73_membership.sql
 
 -- 4. Convert: node references of the registered nodes, then the tokens.

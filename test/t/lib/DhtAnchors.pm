@@ -40,7 +40,7 @@ our @EXPORT = qw(new_anchor start_anchors add_peer mesh seed_registry token_name
   load_script start_load finish_load wait_converged log_fingerprint
   check_worker_logs digest);
 
-our @LOG_TABLES = qw(sla_log node_log node_state_log epoch_log token_log origin_marks anchor_adoptions);
+our @LOG_TABLES = qw(sla_log node_log node_state_log epoch_log token_log origin_marks anchor_adoptions heartbeat_log);
 
 # A server for one anchor.  %opt: init => 0 to skip dht.anchor_init,
 # logical => 0 for a server without wal_level = logical, conf => extra lines,
