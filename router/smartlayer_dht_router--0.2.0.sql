@@ -114,7 +114,7 @@ END $$;
 CREATE FUNCTION dht_router._probe(conninfo text) RETURNS text
     LANGUAGE plproxy AS $$
     CONNECT conninfo;
-    SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'smartlayer_dht';
+    SELECT (SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'smartlayer_dht')::text;
 $$;
 
 CREATE FUNCTION dht_router.add_shard(name text, conninfo text) RETURNS void
@@ -180,6 +180,65 @@ CREATE FUNCTION dht_router.shard_for(token dht.token) RETURNS text
 $$;
 COMMENT ON FUNCTION dht_router.shard_for(dht.token) IS
     'the shard that holds the token: connect there for an allocation atomic with your own rows';
+
+-- Moving buckets.  Not done yet: the online move of buckets that hold rows
+-- (their rows copied by logical replication filtered on token_log.bucket,
+-- a short write fence, the map switch, then the old rows dropped).  What is
+-- here moves buckets that hold no rows on their shard: the way to spread the
+-- buckets over the shards before the directory is loaded.
+CREATE FUNCTION dht_router._bucket_rows(conninfo text, first integer, last integer) RETURNS bigint
+    LANGUAGE plproxy AS $$
+    CONNECT conninfo;
+    SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN first AND last;
+$$;
+
+CREATE FUNCTION dht_router.move_buckets(first integer, last integer, to_shard text) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s record;
+    n bigint;
+BEGIN
+    IF first IS NULL OR last IS NULL OR first < 0 OR last > 1023 OR first > last THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('invalid bucket range %s..%s', coalesce(first::text, 'NULL'),
+                coalesce(last::text, 'NULL')),
+            HINT = 'Buckets are 0 to 1023, the first no greater than the last.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM dht_router.shards sh WHERE sh.name = to_shard) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('shard %s does not exist', coalesce(to_shard, 'NULL')),
+            HINT = 'Add it with dht_router.add_shard(name, conninfo).';
+    END IF;
+    LOCK TABLE dht_router.bucket_map IN EXCLUSIVE MODE;
+    IF EXISTS (SELECT 1 FROM dht_router.bucket_map b
+               WHERE b.bucket BETWEEN first AND last AND b.shard = to_shard) THEN
+        RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
+            MESSAGE = format('shard %s already holds buckets of %s..%s', to_shard, first, last),
+            DETAIL = format('It holds %s.', (SELECT string_agg(format('%s..%s', m.first_bucket, m.last_bucket), ', ')
+                FROM dht_router.shard_map() m WHERE m.shard = to_shard
+                AND m.first_bucket <= last AND m.last_bucket >= first));
+    END IF;
+    FOR s IN SELECT b.shard AS sname, sh.conninfo AS sconn, min(b.bucket) AS lo, max(b.bucket) AS hi
+             FROM dht_router.bucket_map b JOIN dht_router.shards sh ON sh.name = b.shard
+             WHERE b.bucket BETWEEN first AND last GROUP BY b.shard, sh.conninfo ORDER BY 1 LOOP
+        BEGIN
+            n := dht_router._bucket_rows(s.sconn, s.lo, s.hi);
+        EXCEPTION WHEN internal_error THEN
+            IF SQLERRM NOT LIKE 'PL/Proxy function %' THEN RAISE; END IF;
+            PERFORM dht_router._shard_failed(ARRAY[s.sname], SQLERRM);
+        END;
+        IF n > 0 THEN
+            RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
+                MESSAGE = format('buckets %s..%s hold %s rows on shard %s', first, last, n, s.sname),
+                DETAIL = 'Moving buckets that hold rows is not implemented yet; only empty buckets move.';
+        END IF;
+    END LOOP;
+    UPDATE dht_router.bucket_map b SET shard = to_shard WHERE b.bucket BETWEEN first AND last;
+    UPDATE dht_router.map_version SET version = version + 1;
+    RETURN 0;
+END $$;
+COMMENT ON FUNCTION dht_router.move_buckets(integer, integer, text) IS
+    'give buckets first..last to to_shard; for now only buckets that hold no rows (returns the rows moved: 0)';
 
 ---------------------------------------------------------------------------
 -- Calls for one token: to the shard of its bucket.  PL/Proxy runs each call
