@@ -65,6 +65,9 @@ fails($r, "SELECT dht_router.add_shard('x', \$\$$plain\$\$)", qr/shard x does no
 	'a database without smartlayer_dht');
 fails($r, "SELECT dht_router.add_shard('a', \$\$$cb\$\$)", qr/shard a already exists/, 'a duplicate name');
 fails($r, "SELECT dht_router.add_shard('bad name', \$\$$cb\$\$)", qr/invalid shard name/, 'a bad name');
+fails($r, "SELECT dht_router.add_shard('x', '')", qr/shard x: conninfo must not be empty/, 'an empty conninfo');
+fails($r, "SELECT dht_router.add_shard('x', \$\$$ca\$\$)", qr/shard a already has this conninfo/, 'a conninfo already used');
+fails($r, "SELECT plproxy.get_cluster_version('nosuch')", qr/unknown PL\/Proxy cluster 'nosuch'/, 'an unknown cluster');
 is(q1($r, 'SELECT count(*) FROM dht_router.shards'), '1', 'bad shards changed nothing');
 q1($r, "SELECT dht_router.add_shard('b', \$\$$cb\$\$)");
 is(q1($r, 'SELECT * FROM dht_router.shard_map()'), '0|1023|a', 'a later shard gets no bucket by itself');
@@ -170,9 +173,23 @@ fails($r, "SELECT dht_router.define_sla('silver', 3, 1, diversity => 'none')",
 	qr/dht_router\.define_sla did not reach shard b/, 'shard b down: a registry call names it');
 is(q1($sa, "SELECT count(*) FROM dht.sla_classes WHERE name = 'silver'"), '1', 'shard a got it all the same');
 fails($r, 'SELECT dht_router.state_digest()', qr/shard b cannot be reached/, 'shard b down: state_digest');
+fails($r, "SELECT * FROM dht_router.route('$tb')", qr/shard b cannot be reached/, 'shard b down: route');
+fails($r, "SELECT dht_router.release('$tb')", qr/shard b cannot be reached/, 'shard b down: release');
+fails($r, 'SELECT dht_router.repair()', qr/shard b cannot be reached/, 'shard b down: repair');
+fails($r, "SELECT dht_router.move_buckets(600, 700, 'a')", qr/shard b cannot be reached/, 'shard b down: move_buckets');
+$err = fails($r, "SELECT dht_router.begin_epoch(sha256('epoch two'))", qr/did not reach shard b/,
+	'shard b down: begin_epoch');
+like($err, qr/run dht\.begin_epoch with the same seed on it directly/, 'begin_epoch: the hint says how to catch up');
 $sb->start;
 is(q1($r, "SELECT count(*) FROM dht_router.lookup('$tb')"), '6', 'shard b back: its lookups answer again');
 q1($r, "SELECT dht_router.define_sla('silver', 3, 1, diversity => 'none')");
 is(q1($sb, $reg), q1($sa, $reg), 'the re-run registry call caught shard b up');
+q1($sb, "SELECT dht.begin_epoch(sha256('epoch two'))");
+is(q1($r, "SELECT dht_router.begin_epoch(sha256('epoch three'))"), '3',
+	'shard b caught up by dht.begin_epoch directly: the shards agree again');
+q1($sa, "SELECT dht.begin_epoch(sha256('epoch on a alone'))");
+$err = fails($r, "SELECT dht_router.begin_epoch(sha256('epoch five'))", qr/the shards numbered the new epoch differently/,
+	'begin_epoch when a shard has an epoch the other lacks');
+like($err, qr/a: 5, b: 4/, 'the error gives each shard\'s number');
 
 done_testing();
