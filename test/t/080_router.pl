@@ -141,6 +141,11 @@ for my $s (qw(a b))
 			  . " FROM unnest(ARRAY[$in]) t, LATERAL dht.lookup(t::dht.token) l"),
 		"shard $s: holders as one anchor with the same registry places them");
 }
+my $status = "SELECT string_agg(concat_ws('|', shard, buckets, bucket_ranges, reachable, nodes, epoch, tokens, placements), ' ' ORDER BY shard)"
+  . " FROM dht_router.shard_status()";
+is(q1($r, $status), join(' ', "a|512|0..511|t|12|1|" . scalar(@{ $on{a} }) . '|' . 6 * @{ $on{a} },
+		"b|512|512..1023|t|12|1|" . scalar(@{ $on{b} }) . '|' . 6 * @{ $on{b} }),
+	'shard_status: buckets, nodes, epoch, tokens and placements per shard');
 my $t1 = tok(1);
 is(q1($r, "SELECT count(*) FROM dht_router.route('$t1') r JOIN dht_router.lookup('$t1') l"
 	  . " ON (l.shard, l.node_id::text, l.endpoint) = (r.shard, r.node_id::text, r.endpoint)"),
@@ -173,6 +178,8 @@ fails($r, "SELECT dht_router.define_sla('silver', 3, 1, diversity => 'none')",
 	qr/dht_router\.define_sla did not reach shard b/, 'shard b down: a registry call names it');
 is(q1($sa, "SELECT count(*) FROM dht.sla_classes WHERE name = 'silver'"), '1', 'shard a got it all the same');
 fails($r, 'SELECT dht_router.state_digest()', qr/shard b cannot be reached/, 'shard b down: state_digest');
+is(q1($r, "SELECT string_agg(concat_ws('|', shard, reachable, tokens, error ~ 'PQconnect'), ' ' ORDER BY shard) FROM dht_router.shard_status()"),
+	"a|t|" . (1 + @{ $on{a} } - ($shard_of{ tok(220) } eq 'a' ? 1 : 0)) . " b|f|t", 'shard b down: shard_status reports it and still reports a');
 fails($r, "SELECT * FROM dht_router.route('$tb')", qr/shard b cannot be reached/, 'shard b down: route');
 fails($r, "SELECT dht_router.release('$tb')", qr/shard b cannot be reached/, 'shard b down: release');
 fails($r, 'SELECT dht_router.repair()', qr/shard b cannot be reached/, 'shard b down: repair');
