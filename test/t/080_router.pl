@@ -14,7 +14,9 @@
 #      shard, release, repair and state_digest;
 #   4. a shard stopped fails only the calls for its buckets, with an error
 #      naming it; registry calls reach the other shard and name the missed
-#      one; after a restart the re-run call catches it up.
+#      one; after a restart the re-run call catches it up;
+#   5. a router restarted, and a second router set up with the same calls,
+#      give the same answers.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -198,5 +200,22 @@ q1($sa, "SELECT dht.begin_epoch(sha256('epoch on a alone'))");
 $err = fails($r, "SELECT dht_router.begin_epoch(sha256('epoch five'))", qr/the shards numbered the new epoch differently/,
 	'begin_epoch when a shard has an epoch the other lacks');
 like($err, qr/a: 5, b: 4/, 'the error gives each shard\'s number');
+
+# --- 5. a router restarted, and a second router with the same map ---------------
+my $all = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
+  . " FROM (SELECT 'test:router/nft:dht/' || i AS t FROM generate_series(1, 219) i) s,"
+  . " LATERAL dht_router.lookup(t::dht.token) l";
+my $before = q1($r, $all);
+$r->restart;
+is(q1($r, $all), $before, 'the router restarted: the same map and answers');
+my $r2 = server('router2');
+q1($r2, 'CREATE EXTENSION smartlayer_dht_router CASCADE');
+q1($r2, "SELECT dht_router.add_shard('a', \$\$$ca\$\$); SELECT dht_router.add_shard('b', \$\$$cb\$\$);"
+	  . " SELECT dht_router.move_buckets(512, 1023, 'b')");
+is(q1($r2, 'SELECT * FROM dht_router.shard_map()'), q1($r, 'SELECT * FROM dht_router.shard_map()'),
+	'a second router with the same calls has the same map');
+is(q1($r2, $all), $before, 'the second router gives the same answers');
+is(q1($r2, "SELECT count(*) FROM dht_router.allocate('" . tok(1) . "', 'gold')"), '6',
+	'allocate through the second router: the token the first allocated, idempotent');
 
 done_testing();
