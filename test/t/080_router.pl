@@ -56,6 +56,8 @@ my ($ca, $cb) = map { $_->connstr('postgres') } ($sa, $sb);
 # --- 1. the map -------------------------------------------------------------
 fails($r, "SELECT dht_router.define_sla('gold', 4, 2)", qr/the router has no shards/,
 	'registry call before any shard');
+fails($r, "SELECT * FROM dht_router.lookup('" . tok(1) . "')", qr/the router has no shards/,
+	'a lookup before any shard');
 q1($r, "SELECT dht_router.add_shard('a', \$\$$ca\$\$)");
 is(q1($r, 'SELECT * FROM dht_router.shard_map()'), '0|1023|a', 'the first shard holds every bucket');
 my $port = PostgreSQL::Test::Cluster::get_free_port();
@@ -200,6 +202,17 @@ q1($sa, "SELECT dht.begin_epoch(sha256('epoch on a alone'))");
 $err = fails($r, "SELECT dht_router.begin_epoch(sha256('epoch five'))", qr/the shards numbered the new epoch differently/,
 	'begin_epoch when a shard has an epoch the other lacks');
 like($err, qr/a: 5, b: 4/, 'the error gives each shard\'s number');
+
+# --- privileges: PL/Proxy connects to the shard as the caller's role ---------
+q1($_, "CREATE ROLE app LOGIN; GRANT dht_reader TO app") for ($r, $sa, $sb);
+is(q1($r, "SET ROLE app; SELECT count(*) FROM dht_router.lookup('$ta')"), '6', 'a dht_reader looks up through the router');
+fails($r, "SET ROLE app; SELECT * FROM dht_router.allocate('$ta', 'gold')", qr/permission denied for function allocate/,
+	'a dht_reader cannot allocate through the router');
+fails($r, "SET ROLE app; SELECT dht_router.define_sla('x', 2, 1)", qr/permission denied for function define_sla/,
+	'a dht_reader cannot change the registry through the router');
+q1($r, 'GRANT dht_writer TO app');
+fails($r, "SET ROLE app; SELECT * FROM dht_router.allocate('$ta', 'gold')", qr/REMOTE ERROR: permission denied/,
+	'a writer on the router only: the shard refuses (the call runs as the caller there)');
 
 # --- 5. a router restarted, and a second router with the same map ---------------
 my $all = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
