@@ -259,8 +259,11 @@ BEGIN
 END $$;
 
 -- Which of these shards do not answer now (for a call that reached several).
+-- As the owner: it connects only to registered shards and reads one
+-- catalog row there, so callers need no right to connect anywhere they like
+-- (dht_router._probe, which takes any conninfo, is for dht_admin only).
 CREATE FUNCTION dht_router._unreachable(shards text[]) RETURNS text[]
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s record;
     down text[] := '{}';
@@ -657,7 +660,9 @@ COMMENT ON FUNCTION dht_router.shard_status() IS
     'per shard: its buckets, whether it answers, and its nodes, epoch, tokens and placements (dht.network_summary)';
 
 ---------------------------------------------------------------------------
--- Privileges: nothing for PUBLIC; the roles of smartlayer_dht.
+-- Privileges: nothing for PUBLIC; the roles of smartlayer_dht.  Functions
+-- that take a conninfo (_probe, _s_*) and shard_status (a scan of every
+-- shard) are for dht_admin only.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dht_router FROM PUBLIC;
 REVOKE ALL ON FUNCTION plproxy.get_cluster_partitions(text), plproxy.get_cluster_version(text),
     plproxy.get_cluster_config(text) FROM PUBLIC;
@@ -665,12 +670,11 @@ GRANT USAGE ON SCHEMA dht_router, plproxy TO dht_reader, dht_writer, dht_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA dht_router TO dht_reader, dht_writer, dht_admin;
 GRANT EXECUTE ON FUNCTION plproxy.get_cluster_partitions(text), plproxy.get_cluster_version(text),
     plproxy.get_cluster_config(text), dht_router._shard_failed(text[], text),
-    dht_router._unreachable(text[]), dht_router._probe(text), dht_router._no_shards(),
+    dht_router._unreachable(text[]), dht_router._no_shards(),
     dht_router._no_cluster(text), dht_router.shard_for(dht.token), dht_router.shard_map(),
     dht_router._p_lookup(dht.token), dht_router.lookup(dht.token),
     dht_router._p_route(dht.token), dht_router.route(dht.token),
-    dht_router._p_state_digests(), dht_router.state_digest(),
-    dht_router._s_summary(text), dht_router.shard_status()
+    dht_router._p_state_digests(), dht_router.state_digest()
     TO dht_reader, dht_writer, dht_admin;
 GRANT EXECUTE ON FUNCTION dht_router._p_allocate(dht.token, text), dht_router.allocate(dht.token, text),
     dht_router._p_allocate_many(dht.token[], text), dht_router.allocate_many(dht.token[], text),

@@ -210,6 +210,10 @@ fails($r, "SET ROLE app; SELECT * FROM dht_router.allocate('$ta', 'gold')", qr/p
 	'a dht_reader cannot allocate through the router');
 fails($r, "SET ROLE app; SELECT dht_router.define_sla('x', 2, 1)", qr/permission denied for function define_sla/,
 	'a dht_reader cannot change the registry through the router');
+fails($r, "SET ROLE app; SELECT dht_router._probe('host=127.0.0.1')", qr/permission denied for function _probe/,
+	'a dht_reader cannot make the router connect to a conninfo of its choice');
+fails($r, "SET ROLE app; SELECT * FROM dht_router.shard_status()", qr/permission denied for function shard_status/,
+	'shard_status is for dht_admin');
 q1($r, 'GRANT dht_writer TO app');
 fails($r, "SET ROLE app; SELECT * FROM dht_router.allocate('$ta', 'gold')", qr/REMOTE ERROR: permission denied/,
 	'a writer on the router only: the shard refuses (the call runs as the caller there)');
