@@ -6,7 +6,8 @@
 # need to change.
 #
 #   make            build the module and the install script
-#   make install    install into the server found by PG_CONFIG
+#   make install    install into the server found by PG_CONFIG (router/ too:
+#                   the extension smartlayer_dht_router)
 #   make test       install dependencies, build, install, run every test
 #   make demo       run the demo on a throwaway cluster
 #   make bench      run the benchmarks under bench/
@@ -65,6 +66,20 @@ $(UPGRADES): %.sql: src/upgrade/%.sql $(SQL_PARTS)
 	                         close(f); next } { print }' $<; } > $@
 
 all: $(DATA_built)
+
+# The router extension (router/, SQL only) is installed with this one.  Not
+# by installcheck, which checks what is installed (test/ops/package.sh runs it
+# in a copy of the tree without router/); the router's suite is
+# test/t/080_router.pl.
+ifneq ($(and $(PGXS),$(wildcard router/Makefile)),)
+install: install-router
+clean: clean-router
+endif
+.PHONY: install-router clean-router
+install-router:
+	$(MAKE) -C router install PG_CONFIG=$(PG_CONFIG)
+clean-router:
+	$(MAKE) -C router clean PG_CONFIG=$(PG_CONFIG)
 
 # Every object is rebuilt when any header changes: the headers are few, and a
 # stale object that disagrees with a struct's layout is a silent wrong answer.

@@ -10,6 +10,8 @@ packages=(
     libsodium-dev liberasurecode-dev libisal2 libjerasure2
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libisal-dev liblcrq-dev
+    # the router extension smartlayer_dht_router (router/)
+    postgresql-15-plproxy
     # the Debian package (debian/, make deb, test/ops/package.sh)
     debhelper postgresql-server-dev-all dpkg-dev fakeroot
     # the ops suite and make demo: Prometheus exporter, a psycopg 3 client, charts

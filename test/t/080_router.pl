@@ -1,0 +1,238 @@
+# The router extension smartlayer_dht_router on real servers: a router
+# (plproxy, smartlayer_dht for the types, smartlayer_dht_router) and two
+# shards running smartlayer_dht.
+#   1. the map: the first shard holds every bucket, half move to the second;
+#      bad input (a conninfo that does not connect, a database without
+#      smartlayer_dht, a duplicate name, an unknown shard, an empty range,
+#      moving to the shard that holds the buckets, buckets that hold rows)
+#      gets a clear error and changes nothing;
+#   2. the registry through the router reaches both shards;
+#   3. 200 tokens by dht_router.allocate_many and 20 by dht_router.allocate:
+#      each token is on exactly the shard dht_router.shard_for names, holders
+#      as dht.place gives them on the other shard (same registry: same
+#      answer as one anchor), lookup and route through the router as on the
+#      shard, release, repair and state_digest;
+#   4. a shard stopped fails only the calls for its buckets, with an error
+#      naming it; registry calls reach the other shard and name the missed
+#      one; after a restart the re-run call catches it up;
+#   5. a router restarted, and a second router set up with the same calls,
+#      give the same answers.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+sub q1 { my ($n, $sql) = @_; return $n->safe_psql('postgres', $sql); }
+sub tok { my ($i) = @_; return "test:router/nft:dht/$i"; }
+
+sub server
+{
+	my ($name) = @_;
+	my $n = PostgreSQL::Test::Cluster->new($name);
+	$n->init;
+	$n->append_conf('postgresql.conf', "shared_buffers = '32MB'\n");
+	$n->start;
+	return $n;
+}
+
+# Runs $sql on $node, expecting an error matching $re; returns stderr.
+sub fails
+{
+	my ($node, $sql, $re, $what) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql);
+	isnt($rc, 0, "$what: fails");
+	like($err, $re, "$what: error") or diag($err);
+	return $err;
+}
+
+my $r = server('router');
+my $sa = server('shard_a');
+my $sb = server('shard_b');
+q1($_, 'CREATE EXTENSION smartlayer_dht') for ($sa, $sb);
+q1($r, 'CREATE EXTENSION smartlayer_dht_router CASCADE');
+my ($ca, $cb) = map { $_->connstr('postgres') } ($sa, $sb);
+
+# --- 1. the map -------------------------------------------------------------
+fails($r, "SELECT dht_router.define_sla('gold', 4, 2)", qr/the router has no shards/,
+	'registry call before any shard');
+fails($r, "SELECT * FROM dht_router.lookup('" . tok(1) . "')", qr/the router has no shards/,
+	'a lookup before any shard');
+q1($r, "SELECT dht_router.add_shard('a', \$\$$ca\$\$)");
+is(q1($r, 'SELECT * FROM dht_router.shard_map()'), '0|1023|a', 'the first shard holds every bucket');
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+fails($r, "SELECT dht_router.add_shard('x', 'host=127.0.0.1 port=$port dbname=postgres connect_timeout=5')",
+	qr/shard x: cannot connect/, 'a conninfo that does not connect');
+q1($sb, 'CREATE DATABASE plain');
+my $plain = $sb->connstr('plain');
+fails($r, "SELECT dht_router.add_shard('x', \$\$$plain\$\$)", qr/shard x does not run smartlayer_dht/,
+	'a database without smartlayer_dht');
+fails($r, "SELECT dht_router.add_shard('a', \$\$$cb\$\$)", qr/shard a already exists/, 'a duplicate name');
+fails($r, "SELECT dht_router.add_shard('bad name', \$\$$cb\$\$)", qr/invalid shard name/, 'a bad name');
+fails($r, "SELECT dht_router.add_shard('x', '')", qr/shard x: conninfo must not be empty/, 'an empty conninfo');
+fails($r, "SELECT dht_router.add_shard('x', \$\$$ca\$\$)", qr/shard a already has this conninfo/, 'a conninfo already used');
+fails($r, "SELECT plproxy.get_cluster_version('nosuch')", qr/unknown PL\/Proxy cluster 'nosuch'/, 'an unknown cluster');
+is(q1($r, 'SELECT count(*) FROM dht_router.shards'), '1', 'bad shards changed nothing');
+q1($r, "SELECT dht_router.add_shard('b', \$\$$cb\$\$)");
+is(q1($r, 'SELECT * FROM dht_router.shard_map()'), '0|1023|a', 'a later shard gets no bucket by itself');
+fails($r, "SELECT dht_router.move_buckets(0, 10, 'nosuch')", qr/shard nosuch does not exist/, 'move to an unknown shard');
+fails($r, "SELECT dht_router.move_buckets(10, 9, 'b')", qr/invalid bucket range 10\.\.9/, 'an empty range');
+fails($r, "SELECT dht_router.move_buckets(1000, 1024, 'b')", qr/invalid bucket range/, 'a range past 1023');
+fails($r, "SELECT dht_router.move_buckets(0, 10, 'a')", qr/shard a already holds buckets of 0\.\.10/,
+	'move to the shard that holds them');
+my $v0 = q1($r, 'SELECT version FROM dht_router.map_version');
+is(q1($r, "SELECT dht_router.move_buckets(512, 1023, 'b')"), '0', 'empty buckets move');
+is(q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
+	'0-511:a 512-1023:b', 'half the buckets on each shard');
+cmp_ok(q1($r, 'SELECT version FROM dht_router.map_version'), '>', $v0, 'the move bumped the map version');
+is(q1($r, "SELECT count(*) FROM plproxy.get_cluster_partitions('dht')"), '1024', "cluster 'dht': a partition per bucket");
+is(q1($r, "SELECT count(DISTINCT p) FROM plproxy.get_cluster_partitions('dht_shards') p"), '2',
+	"cluster 'dht_shards': the shards");
+
+# --- 2. the registry through the router --------------------------------------
+q1($r, <<'EOF');
+SELECT dht_router.define_sla('gold', 4, 2, diversity => 'none');
+SELECT dht_router.register_node(k.pubkey, 'https://r-' || i || '.example', 'eu', 'op-' || (i % 4),
+                                ('10.7.' || i || '.1')::inet, 1000, 1000)
+FROM generate_series(1, 12) i, LATERAL dht.ed25519_keypair(sha256(convert_to('r' || i, 'UTF8'))) k;
+EOF
+is(q1($r, "SELECT dht_router.begin_epoch(sha256('epoch one'))"), '1', 'begin_epoch through the router');
+my $reg = "SELECT (SELECT string_agg(node_id::text || endpoint, ',' ORDER BY node_id) FROM dht.nodes)"
+  . " || (SELECT string_agg(name || data_shards || parity_shards, ',') FROM dht.sla_classes)";
+my $rega = q1($sa, $reg);
+like($rega, qr/r-12\.example.*gold42/, 'shard a has the nodes and the SLA class');
+is(q1($sb, $reg), $rega, 'shard b has the same registry');
+fails($r, "SELECT dht_router.define_sla('bad', 0, 2)", qr/./, 'bad input from the shard');
+is(q1($sa, "SELECT count(*) FROM dht.sla_classes WHERE name = 'bad'") . q1($sb, "SELECT count(*) FROM dht.sla_classes WHERE name = 'bad'"),
+	'00', 'a registry call the shard rejects changes nothing');
+
+# --- 3. allocations through the router ---------------------------------------
+my $arr = "ARRAY(SELECT ('test:router/nft:dht/' || i)::dht.token FROM generate_series(1, 200) i)";
+is(q1($r, "SELECT count(*), count(DISTINCT token) FROM dht_router.allocate_many($arr, 'gold')"), '1200|200',
+	'allocate_many: 200 tokens, 6 holders each');
+is(q1($r, "SELECT count(*) FROM generate_series(201, 220) i, LATERAL dht_router.allocate(('test:router/nft:dht/' || i)::dht.token, 'gold')"),
+	'120', 'allocate: 20 tokens, 6 holders each');
+is(q1($r, "SELECT count(*) FROM dht_router.allocate('" . tok(201) . "', 'gold')"), '6', 'allocate again: idempotent');
+
+# Where each token is: its shard by the map, its holders there.
+my $where = q1($r, "SELECT string_agg(t || '=' || dht_router.shard_for(t::dht.token), ',' ORDER BY t)"
+	  . " FROM (SELECT 'test:router/nft:dht/' || i AS t FROM generate_series(1, 220) i) s");
+my %shard_of = map { split /=/ } split /,/, $where;
+my %on = (a => [], b => []);
+push @{ $on{ $shard_of{$_} } }, $_ for sort keys %shard_of;
+cmp_ok(scalar @{ $on{a} }, '>', 50, 'shard a holds a fair share of the tokens');
+cmp_ok(scalar @{ $on{b} }, '>', 50, 'shard b holds a fair share of the tokens');
+my $holders = "SELECT string_agg(token::text || ':' || shard || ':' || node_id::text, ',' ORDER BY token::text, shard)"
+  . " FROM dht.placements";
+my %direct = (a => q1($sa, $holders), b => q1($sb, $holders));
+for my $s (qw(a b))
+{
+	my $n = $s eq 'a' ? $sa : $sb;
+	my $in = join(',', map { "'$_'" } @{ $on{$s} });
+	is(q1($n, "SELECT count(DISTINCT token::text) FROM dht.placements"), scalar @{ $on{$s} },
+		"shard $s holds exactly the tokens the map gives it");
+	is(q1($n, "SELECT count(*) FROM dht.placements WHERE token::text NOT IN ($in)"), '0',
+		"shard $s holds no token of the other shard");
+	# dht_router.lookup for each of its tokens, as dht.lookup gives it there.
+	my $look = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text || ':' || l.state, ',' ORDER BY t, l.shard)"
+	  . " FROM unnest(ARRAY[$in]) t, LATERAL %s.lookup(t::dht.token) l";
+	is(q1($r, sprintf($look, 'dht_router')), q1($n, sprintf($look, 'dht')), "shard $s: lookups through the router");
+	# The other shard, with the same registry, places them the same way.
+	my $o = $s eq 'a' ? $sb : $sa;
+	is(q1($o, "SELECT string_agg(t || ':' || p.shard || ':' || p.node_id::text, ',' ORDER BY t, p.shard)"
+			  . " FROM unnest(ARRAY[$in]) t, LATERAL dht.place(dht.token_key(t::dht.token), 'gold') p"),
+		q1($n, "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
+			  . " FROM unnest(ARRAY[$in]) t, LATERAL dht.lookup(t::dht.token) l"),
+		"shard $s: holders as one anchor with the same registry places them");
+}
+my $status = "SELECT string_agg(concat_ws('|', shard, buckets, bucket_ranges, reachable, nodes, epoch, tokens, placements), ' ' ORDER BY shard)"
+  . " FROM dht_router.shard_status()";
+is(q1($r, $status), join(' ', "a|512|0..511|t|12|1|" . scalar(@{ $on{a} }) . '|' . 6 * @{ $on{a} },
+		"b|512|512..1023|t|12|1|" . scalar(@{ $on{b} }) . '|' . 6 * @{ $on{b} }),
+	'shard_status: buckets, nodes, epoch, tokens and placements per shard');
+my $t1 = tok(1);
+is(q1($r, "SELECT count(*) FROM dht_router.route('$t1') r JOIN dht_router.lookup('$t1') l"
+	  . " ON (l.shard, l.node_id::text, l.endpoint) = (r.shard, r.node_id::text, r.endpoint)"),
+	'1', 'route: one of the holders');
+is(q1($r, "SELECT dht_router.release('" . tok(220) . "')"), 't', 'release');
+is(q1($r, "SELECT dht_router.release('" . tok(220) . "')"), 'f', 'release again: false');
+is(q1($r, "SELECT count(*) FROM dht_router.lookup('" . tok(220) . "')"), '0', 'a released token has no holders');
+is(q1($r, 'SELECT dht_router.repair()'), '0', 'repair: nothing to do');
+my ($da, $db) = (q1($sa, 'SELECT dht.state_digest()'), q1($sb, 'SELECT dht.state_digest()'));
+my $expect = q1($r, "SELECT sha256(convert_to(string_agg(encode(d, 'hex'), '' ORDER BY d), 'UTF8'))"
+	  . " FROM unnest(ARRAY['$da'::bytea, '$db'::bytea]) d");
+is(q1($r, 'SELECT dht_router.state_digest()'), $expect, "state_digest: SHA-256 of the shards' digests");
+fails($r, "SELECT dht_router.move_buckets(0, 511, 'b')", qr/hold \d+ rows on shard a/,
+	'buckets that hold rows do not move (not implemented)');
+is(q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
+	'0-511:a 512-1023:b', 'the refused move changed nothing');
+
+# --- 4. a shard down ----------------------------------------------------------
+my ($ta, $tb) = ($on{a}[0], $on{b}[0]);
+$sb->stop;
+is(q1($r, "SELECT count(*) FROM dht_router.lookup('$ta')"), '6', 'shard b down: lookups on shard a answer');
+my $ta2 = q1($r, "SELECT t FROM generate_series(300, 400) i, LATERAL (SELECT 'test:router/nft:dht/' || i AS t) s"
+	  . " WHERE dht_router.shard_for(t::dht.token) = 'a' LIMIT 1");
+is(q1($r, "SELECT count(*) FROM dht_router.allocate('$ta2', 'gold')"), '6', 'shard b down: allocations on shard a succeed');
+my $err = fails($r, "SELECT * FROM dht_router.lookup('$tb')", qr/shard b cannot be reached/,
+	'shard b down: a lookup of its bucket');
+fails($r, "SELECT * FROM dht_router.allocate_many($arr, 'gold')", qr/shard b cannot be reached/,
+	'shard b down: allocate_many over both shards');
+fails($r, "SELECT dht_router.define_sla('silver', 3, 1, diversity => 'none')",
+	qr/dht_router\.define_sla did not reach shard b/, 'shard b down: a registry call names it');
+is(q1($sa, "SELECT count(*) FROM dht.sla_classes WHERE name = 'silver'"), '1', 'shard a got it all the same');
+fails($r, 'SELECT dht_router.state_digest()', qr/shard b cannot be reached/, 'shard b down: state_digest');
+is(q1($r, "SELECT string_agg(concat_ws('|', shard, reachable, tokens, error ~ 'PQconnect'), ' ' ORDER BY shard) FROM dht_router.shard_status()"),
+	"a|t|" . (1 + @{ $on{a} } - ($shard_of{ tok(220) } eq 'a' ? 1 : 0)) . " b|f|t", 'shard b down: shard_status reports it and still reports a');
+fails($r, "SELECT * FROM dht_router.route('$tb')", qr/shard b cannot be reached/, 'shard b down: route');
+fails($r, "SELECT dht_router.release('$tb')", qr/shard b cannot be reached/, 'shard b down: release');
+fails($r, 'SELECT dht_router.repair()', qr/shard b cannot be reached/, 'shard b down: repair');
+fails($r, "SELECT dht_router.move_buckets(600, 700, 'a')", qr/shard b cannot be reached/, 'shard b down: move_buckets');
+$err = fails($r, "SELECT dht_router.begin_epoch(sha256('epoch two'))", qr/did not reach shard b/,
+	'shard b down: begin_epoch');
+like($err, qr/run dht\.begin_epoch with the same seed on it directly/, 'begin_epoch: the hint says how to catch up');
+$sb->start;
+is(q1($r, "SELECT count(*) FROM dht_router.lookup('$tb')"), '6', 'shard b back: its lookups answer again');
+q1($r, "SELECT dht_router.define_sla('silver', 3, 1, diversity => 'none')");
+is(q1($sb, $reg), q1($sa, $reg), 'the re-run registry call caught shard b up');
+q1($sb, "SELECT dht.begin_epoch(sha256('epoch two'))");
+is(q1($r, "SELECT dht_router.begin_epoch(sha256('epoch three'))"), '3',
+	'shard b caught up by dht.begin_epoch directly: the shards agree again');
+q1($sa, "SELECT dht.begin_epoch(sha256('epoch on a alone'))");
+$err = fails($r, "SELECT dht_router.begin_epoch(sha256('epoch five'))", qr/the shards numbered the new epoch differently/,
+	'begin_epoch when a shard has an epoch the other lacks');
+like($err, qr/a: 5, b: 4/, 'the error gives each shard\'s number');
+
+# --- privileges: PL/Proxy connects to the shard as the caller's role ---------
+q1($_, "CREATE ROLE app LOGIN; GRANT dht_reader TO app") for ($r, $sa, $sb);
+is(q1($r, "SET ROLE app; SELECT count(*) FROM dht_router.lookup('$ta')"), '6', 'a dht_reader looks up through the router');
+fails($r, "SET ROLE app; SELECT * FROM dht_router.allocate('$ta', 'gold')", qr/permission denied for function allocate/,
+	'a dht_reader cannot allocate through the router');
+fails($r, "SET ROLE app; SELECT dht_router.define_sla('x', 2, 1)", qr/permission denied for function define_sla/,
+	'a dht_reader cannot change the registry through the router');
+fails($r, "SET ROLE app; SELECT dht_router._probe('host=127.0.0.1')", qr/permission denied for function _probe/,
+	'a dht_reader cannot make the router connect to a conninfo of its choice');
+fails($r, "SET ROLE app; SELECT * FROM dht_router.shard_status()", qr/permission denied for function shard_status/,
+	'shard_status is for dht_admin');
+q1($r, 'GRANT dht_writer TO app');
+fails($r, "SET ROLE app; SELECT * FROM dht_router.allocate('$ta', 'gold')", qr/REMOTE ERROR: permission denied/,
+	'a writer on the router only: the shard refuses (the call runs as the caller there)');
+
+# --- 5. a router restarted, and a second router with the same map ---------------
+my $all = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
+  . " FROM (SELECT 'test:router/nft:dht/' || i AS t FROM generate_series(1, 219) i) s,"
+  . " LATERAL dht_router.lookup(t::dht.token) l";
+my $before = q1($r, $all);
+$r->restart;
+is(q1($r, $all), $before, 'the router restarted: the same map and answers');
+my $r2 = server('router2');
+q1($r2, 'CREATE EXTENSION smartlayer_dht_router CASCADE');
+q1($r2, "SELECT dht_router.add_shard('a', \$\$$ca\$\$); SELECT dht_router.add_shard('b', \$\$$cb\$\$);"
+	  . " SELECT dht_router.move_buckets(512, 1023, 'b')");
+is(q1($r2, 'SELECT * FROM dht_router.shard_map()'), q1($r, 'SELECT * FROM dht_router.shard_map()'),
+	'a second router with the same calls has the same map');
+is(q1($r2, $all), $before, 'the second router gives the same answers');
+is(q1($r2, "SELECT count(*) FROM dht_router.allocate('" . tok(1) . "', 'gold')"), '6',
+	'allocate through the second router: the token the first allocated, idempotent');
+
+done_testing();
