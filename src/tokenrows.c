@@ -69,9 +69,18 @@ read_row(TupleTableSlot *slot, TokenRow *row)
 	row->set = dht_holders_decode(row->raw);
 }
 
-/* An open scan of the primary key, rescanned per token. */
+/*
+ * An open scan of the primary key, rescanned per token.  The scan's own
+ * memory must live as long as the scan: btgettuple allocates its
+ * killed-items array on first seeing a dead tuple, in whatever context is
+ * current, and btendscan frees it.  Callers probe from shorter contexts
+ * (repair plans each token in a context reset after it), so the index calls
+ * run in cxt, where the probe began, and only the rows read are allocated
+ * in the caller's context.
+ */
 struct TokenProbe
 {
+	MemoryContext cxt;
 	Relation	rel;
 	Relation	index;
 	TupleTableSlot *slot;
@@ -83,6 +92,7 @@ token_probe_begin(void)
 {
 	TokenProbe *p = palloc(sizeof(TokenProbe));
 
+	p->cxt = CurrentMemoryContext;
 	p->rel = dir_table_open(&token_log, AccessShareLock, &p->index);
 	dir_check_select(p->rel);
 	p->slot = table_slot_create(p->rel, NULL);
@@ -96,15 +106,21 @@ probe_rows(TokenProbe *p, Datum token, TokenRow *rows, int max)
 {
 	ScanKeyData key;
 	int			n = 0;
+	MemoryContext caller = MemoryContextSwitchTo(p->cxt);
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, token_log.eqprocs[0], token);
 	index_rescan(p->scan, &key, 1, NULL, 0);
 	while (n < max && index_getnext_slot(p->scan, ForwardScanDirection, p->slot))
 	{
 		if (rows != NULL)
+		{
+			MemoryContextSwitchTo(caller);
 			read_row(p->slot, &rows[n]);
+			MemoryContextSwitchTo(p->cxt);
+		}
 		n++;
 	}
+	MemoryContextSwitchTo(caller);
 	return n;
 }
 
