@@ -12,6 +12,7 @@
 -- that this session cancels; session C (cx_c) runs them under
 -- statement_timeout.
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 CREATE EXTENSION IF NOT EXISTS dblink;
 SET search_path = public, dht;
 
