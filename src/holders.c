@@ -305,6 +305,9 @@ entry_qsort_cmp(const void *a, const void *b)
 bool
 holders_sort(HolderEntry *entries, int n)
 {
+	/* an empty set may have entries == NULL; qsort(NULL, 0) is undefined */
+	if (n < 2)
+		return true;
 	qsort(entries, (size_t) n, sizeof(HolderEntry), entry_qsort_cmp);
 	for (int i = 1; i < n; i++)
 		if (entry_cmp(&entries[i - 1], &entries[i]) == 0)

@@ -443,7 +443,7 @@ test_validator(void)
 {
 	static const char *const samples[] = {
 		"eip155:1/erc721:" ADDR "/771769",
-		"eip155:137/erc20:" ADDR,
+		("eip155:137/erc20:" ADDR),
 		"eip155:1/slip44:60/0",
 		"cosmos:cosmoshub-3/slip44:118",
 		"hedera:mainnet/nft:0.0.55492/12",

@@ -6,9 +6,20 @@
 # ("1..N", "ok N - ...", "not ok N - ...").  A test fails when it exits
 # non-zero, prints "not ok", or runs fewer tests than its plan.  Binaries go
 # to a temporary directory.  Usage: test/unit/run.sh [test/unit/x_test.c ...]
+#
+# SANITIZE=1 builds them with clang, AddressSanitizer and UndefinedBehavior-
+# Sanitizer, every report fatal (-fno-sanitize-recover=all), so an overflow,
+# use after free, leak, misaligned or out-of-range shift fails the test.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 CC=${CC:-cc}
+SANFLAGS=()
+if [ "${SANITIZE:-0}" = 1 ]; then
+    CC=clang
+    SANFLAGS=(-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all)
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test/unit/*_test.c)
 bindir=$(mktemp -d)
@@ -22,7 +33,7 @@ for t in "${tests[@]}"; do
     echo "# $name"
     # shellcheck disable=SC2086
     if ! $CC -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Isrc \
-            $(pkg-config --cflags libsodium) -o "$bindir/$name" "$t" $srcs $libs; then
+            "${SANFLAGS[@]}" $(pkg-config --cflags libsodium) -o "$bindir/$name" "$t" $srcs $libs; then
         echo "not ok - $name does not build"; status=1; continue
     fi
     out="$bindir/$name.out"
