@@ -112,3 +112,4 @@ check-valgrind:
 
 check-long:
 	RQ_CHECK_LONG=1 test/unit/run.sh test/unit/rq_tables_test.c
+	test/fuzz/sqlsmith.sh $(or $(SQLSMITH_QUERIES),50000)

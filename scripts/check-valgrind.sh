@@ -8,7 +8,8 @@
 # listed in the log but do not fail the check: only our frames do.
 # test/valgrind/smartlayer_dht.supp holds suppressions for library reports
 # seen in our stacks that are not ours (none needed so far).
-# Debian's postgres is not built with USE_VALGRIND, so palloc'd chunks are
+# JIT is off: loading LLVM under valgrind costs minutes per backend and its
+# only reports are the loader's.  Debian's postgres is not built with USE_VALGRIND, so palloc'd chunks are
 # not tracked individually: an overrun inside a memory context block, or a
 # use after pfree within a live context, is not seen; reads of
 # uninitialised memory, invalid frees, overruns of malloc'd blocks and uses
@@ -36,6 +37,7 @@ max_replication_slots = 4
 fsync = off
 max_parallel_workers_per_gather = 0
 autovacuum = off
+jit = off
 CONF
 bindir=$(pg_config --bindir)
 stop() { as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1; }

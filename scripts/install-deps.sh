@@ -10,6 +10,7 @@ packages=(
     libsodium-dev liberasurecode-dev libisal2 libjerasure2
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
     libisal-dev liblcrq-dev
+    sqlsmith valgrind iproute2 util-linux
     # the router extension smartlayer_dht_router (router/)
     postgresql-15-plproxy
     # the Debian package (debian/, make deb, test/ops/package.sh)

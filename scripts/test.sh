@@ -11,6 +11,8 @@
 #      harnesses of 5 already run under ASan+UBSan)
 #   6. RaptorQ interoperability           liblcrq and npm raptorq 1.7.24
 #      (test/interop/run.sh)
+#   6b. SQLsmith (test/fuzz/sqlsmith.sh)  2,000 random queries against a
+#      populated directory, in a network namespace; no crash, no restart
 #   7. ops (test/ops/)                    what an operator and an application
 #      see: the README's first examples as pasted, the
 #      Prometheus exporter with monitoring/smartlayer_dht.yaml, and
@@ -63,6 +65,9 @@ SANITIZE=1 test/unit/run.sh | grep -v '^ok '; record sanitizers "${PIPESTATUS[0]
 
 say "RaptorQ interoperability"
 test/interop/run.sh; record interop $?
+
+say "SQLsmith"
+test/fuzz/sqlsmith.sh "${SQLSMITH_QUERIES:-2000}"; record sqlsmith $?
 
 say "ops: README examples, Prometheus exporter, the example application, META.json and make dist"
 ops=0
