@@ -69,6 +69,9 @@ SELECT is_empty($$
        AND has_function_privilege('tap_priv_nobody', p.oid, 'EXECUTE') $$,
     'a role without dht roles may execute no function in dht');
 
+-- The calls below are the end-to-end view (what such a role really sees);
+-- without USAGE on schema dht they fail at the schema, so the catalog check
+-- above is the one that sees a function granted to PUBLIC by itself.
 -- Calls each function/procedure in dht with NULL in every argument as the
 -- given role and returns those that did not raise 42501 (with what they
 -- raised instead).  The permission check comes before the body runs, so
