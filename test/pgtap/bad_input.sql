@@ -35,29 +35,11 @@ CREATE ROLE tap_bad_admin NOLOGIN IN ROLE dht_admin;
 CREATE TEMP TABLE bad_calls (fn regprocedure, call text, sqlstate text);
 GRANT INSERT ON bad_calls TO tap_bad_admin;
 
--- The plausible value of an argument (the one the others keep while one is
--- bad) and the bad values, as SQL expressions.
-CREATE FUNCTION pg_temp.good(t regtype, argname text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN argname IN ('conninfo') THEN quote_literal('host=/nonexistent port=1')
-        WHEN argname IN ('conninfos') THEN quote_literal('{"host=/nonexistent port=1"}') || '::text[]'
-        WHEN t IN ('integer'::regtype, 'smallint', 'bigint', 'numeric') THEN '1::' || t::text
-        WHEN t = 'double precision'::regtype THEN '0.5::float8'
-        WHEN t = 'bytea'::regtype THEN 'decode(repeat(''00'', 32), ''hex'')'
-        WHEN t = 'text'::regtype THEN '''x''::text'
-        WHEN t = '"char"'::regtype THEN '''x''::"char"'
-        WHEN t = 'inet'::regtype THEN '''127.0.0.1''::inet'
-        WHEN t = 'jsonb'::regtype THEN '''{}''::jsonb'
-        WHEN t = 'timestamptz'::regtype THEN 'now()'
-        WHEN t = 'dht.key'::regtype THEN 'dht.key(decode(repeat(''00'', 32), ''hex''))'
-        WHEN t = 'dht.token'::regtype THEN '''eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/1''::dht.token'
-        WHEN t = 'text[]'::regtype THEN '''{x}''::text[]'
-        WHEN t = 'bytea[]'::regtype THEN 'ARRAY[decode(repeat(''00'', 32), ''hex'')]'
-        WHEN t = 'bigint[]'::regtype THEN '''{1}''::bigint[]'
-        WHEN t = 'dht.token[]'::regtype THEN 'ARRAY[''eip155:1/erc721:0x06012c8cf97bead5deae237070f9587f8e7a266d/1''::dht.token]'
-        ELSE 'NULL::' || t::text      -- dht.holders: no literal syntax worth guessing
-    END $$;
+-- pg_temp.good(type, argname): the plausible value of an argument (the one
+-- the others keep while one is bad), as an SQL expression.
+\ir lib/good_args.sql
 
+-- The bad values, as SQL expressions.
 CREATE FUNCTION pg_temp.bad(t regtype, argname text) RETURNS SETOF text LANGUAGE sql IMMUTABLE AS $$
     SELECT 'NULL::' || t::text
     UNION ALL

@@ -8,8 +8,41 @@
 --     dht_reader, dht_writer or dht_admin), and dht_reader can change nothing.
 CREATE EXTENSION IF NOT EXISTS smartlayer_dht;
 
+-- dht_reader writes no row, seen from the running server: before the test's
+-- transaction (pgTAP's plan() writes temp tables), each function dht_reader
+-- may execute is called as dht_reader with plausible arguments in a
+-- transaction of its own that has not written yet; any row written (here or
+-- by a SECURITY DEFINER body) assigns that transaction an xid.  The result
+-- goes to a session setting and is asserted below.  This only exercises the
+-- paths plausible arguments take; the catalog allowlist in section 5 covers
+-- all of them.
+\ir lib/good_args.sql
+SELECT set_config('dht_audit.reader_writes', '', false);
+SELECT format('DO $d$ BEGIN SET LOCAL ROLE dht_reader; '
+              'BEGIN PERFORM count(*) FROM (SELECT dht.%I(%s)) s; EXCEPTION WHEN OTHERS THEN NULL; END; '
+              'IF pg_current_xact_id_if_assigned() IS NOT NULL THEN '
+              'PERFORM set_config(''dht_audit.reader_writes'', '
+              'current_setting(''dht_audit.reader_writes'') || %L, false); END IF; END $d$',
+              p.proname,
+              (SELECT coalesce(string_agg(pg_temp.good(t::regtype, p.proargnames[o]), ', ' ORDER BY o), '')
+                 FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY u(t, o)),
+              p.oid::regprocedure::text || ' ')
+  FROM pg_proc p
+ WHERE p.pronamespace = 'dht'::regnamespace AND p.prokind IN ('f', 'a')
+   AND has_function_privilege('dht_reader', p.oid, 'EXECUTE')
+   AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype, 'internal'::regtype, 'cstring'::regtype)
+   AND NOT p.proargtypes::oid[] && ARRAY['internal'::regtype, 'cstring'::regtype]::oid[]
+ ORDER BY 1
+\gexec
+
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
+
+SELECT ok((SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'dht'::regnamespace
+             AND has_function_privilege('dht_reader', p.oid, 'EXECUTE')) > 20,
+          'the calls as dht_reader walked its functions (more than 20)');
+SELECT is(current_setting('dht_audit.reader_writes'), '',
+          'no function dht_reader may execute wrote a row when called as dht_reader');
 
 -- 1. PUBLIC.  A NULL acl means the built-in default, which for functions
 -- grants EXECUTE to PUBLIC: acldefault() makes that visible.
@@ -166,7 +199,9 @@ SELECT is_empty($$
 -- arguments and watching row counts: a call exercises one path (STRICT
 -- functions with NULLs run none), the catalog check covers every path and
 -- every future function; a new SECURITY DEFINER function granted to
--- dht_reader fails here until someone reviews it and adds it.
+-- dht_reader fails here until someone reviews it and adds it.  The calls at
+-- the top of the file (xid assigned or not) are kept beside it as the
+-- end-to-end check that the reviewed ones really write nothing.
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'dht'::regnamespace AND p.prosecdef
