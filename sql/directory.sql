@@ -18,6 +18,8 @@ SELECT dht.define_sla('bad', 0, 1);
 SELECT dht.define_sla('bad', 256, 0);
 SELECT dht.define_sla('bad', 200, 56);
 SELECT dht.define_sla('bad', 4, -1);
+-- parity near 2^31 used to overflow data_shards + parity_shards (22003)
+SELECT dht.define_sla('bad', 4, 2147483647);
 SELECT dht.define_sla('bad', 4, NULL);
 SELECT dht.define_sla('bad', 4, 2, diversity => 'planet');
 SELECT dht.define_sla('bad', 4, 2, min_availability => 1.5);

@@ -30,7 +30,9 @@ BEGIN
     IF data_shards IS NULL OR data_shards < 1 OR data_shards > 255 THEN
         PERFORM dht._bad_parameter(format('data_shards must be between 1 and 255, not %s', coalesce(data_shards::text, 'NULL')));
     END IF;
-    IF parity_shards IS NOT NULL AND (parity_shards < 0 OR data_shards + parity_shards > 255) THEN
+    -- compared as 255 - data_shards: data_shards + parity_shards overflows int
+    -- (22003 instead of this message) for a parity_shards near 2^31
+    IF parity_shards IS NOT NULL AND (parity_shards < 0 OR parity_shards > 255 - data_shards) THEN
         PERFORM dht._bad_parameter(format('invalid shard counts %s + %s', data_shards, parity_shards),
             'parity_shards must be at least 0 and data_shards + parity_shards at most 255.');
     END IF;
