@@ -207,9 +207,29 @@ token_rows_count_cached(Datum token, int max)
 		}
 		PG_END_TRY();
 	}
-	/* Each call sees what its own snapshot sees. */
+	/*
+	 * Each call sees what its own snapshot sees.  The scan keeps a buffer
+	 * pinned between calls, so its pins belong to the top transaction too:
+	 * under the statement's resource owner the end of the statement would
+	 * find a pin it did not take back ("buffer refcount leak").
+	 */
 	cached_probe->scan->xs_snapshot = GetActiveSnapshot();
-	return probe_rows(cached_probe, token, NULL, max);
+	{
+		ResourceOwner owner = CurrentResourceOwner;
+		int			n;
+
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		PG_TRY();
+		{
+			n = probe_rows(cached_probe, token, NULL, max);
+		}
+		PG_FINALLY();
+		{
+			CurrentResourceOwner = owner;
+		}
+		PG_END_TRY();
+		return n;
+	}
 }
 
 /* Origins are few; a token with more rows than this is refused as corrupt. */
