@@ -20,7 +20,9 @@
 #   6. an online move: a third shard takes 256 of shard b's buckets while
 #      400 allocations run through the router; every acknowledged
 #      allocation is held exactly once, lookups answer as before, the rows
-#      left shard b and a write routed by the old map fails there.
+#      left shard b and a write routed by the old map fails there; buckets
+#      move back; a move while another runs, and one onto rows already on
+#      the target, are refused and change nothing.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -320,5 +322,19 @@ is(q1($r, "SELECT count(*) FROM dht_router.allocate_many(ARRAY(SELECT ('test:rou
 is(q1($sa, 'SELECT count(*) FROM dht.token_log WHERE bucket >= 512') . q1($sb, 'SELECT count(*) FROM dht.token_log WHERE bucket NOT BETWEEN 512 AND 767 AND bucket NOT BETWEEN 800 AND 810')
 	  . q1($sc, 'SELECT count(*) FROM dht.token_log WHERE bucket < 768 OR bucket BETWEEN 800 AND 810'), '000',
 	'every shard holds only rows of its buckets');
+
+# a move's errors: another move in progress, rows of the buckets already on the target
+my $nmoves = q1($r, 'SELECT count(*) FROM dht_router.moves');
+q1($r, "INSERT INTO dht_router.moves (first_bucket, last_bucket, from_shard, to_shard) VALUES (0, 0, 'a', 'c')");
+fails($r, "SELECT dht_router.move_buckets(500, 511, 'b')", qr/a move between shards a and b is in progress/,
+	'a move while another one involving the shards runs');
+q1($r, "DELETE FROM dht_router.moves WHERE id = (SELECT max(id) FROM dht_router.moves)");
+my $stray = q1($r, "SELECT t FROM generate_series(5000, 9000) i, LATERAL (SELECT 'test:router/nft:dht/' || i AS t) s"
+	  . " WHERE dht.bucket_of(t::dht.token) BETWEEN 100 AND 200 AND dht_router.shard_for(t::dht.token) = 'a' LIMIT 1");
+q1($sc, "SELECT count(*) FROM dht.allocate('$stray', 'gold')");
+fails($r, "SELECT dht_router.move_buckets(0, 511, 'c')", qr/shard c already has rows of buckets 0\.\.511/,
+	'rows of the buckets already on the target (a failed move\'s leftovers)');
+is(q1($r, 'SELECT count(*) FROM dht_router.moves') . ' ' . q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
+	"$nmoves 0-511:a 512-767:b 768-799:c 800-810:b 811-1023:c", '... and the refused moves changed nothing');
 
 done_testing();
