@@ -181,22 +181,202 @@ $$;
 COMMENT ON FUNCTION dht_router.shard_for(dht.token) IS
     'the shard that holds the token: connect there for an allocation atomic with your own rows';
 
--- Moving buckets.  Not done yet: the online move of buckets that hold rows
--- (their rows copied by logical replication filtered on token_log.bucket,
--- a short write fence, the map switch, then the old rows dropped).  What is
--- here moves buckets that hold no rows on their shard: the way to spread the
--- buckets over the shards before the directory is loaded.
-CREATE FUNCTION dht_router._bucket_rows(conninfo text, first integer, last integer) RETURNS bigint
-    LANGUAGE plproxy AS $$
-    CONNECT conninfo;
-    SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN first AND last;
+-- Moving buckets online.  dht.token_log has a plain bucket column, so the
+-- source shard publishes just the moving buckets (a PG 15 row filter) and
+-- the target subscribes; while the copy runs and catches up, calls keep
+-- going to the source.  Then a short write fence: the source's token_log is
+-- locked in SHARE mode (writes wait, lookups answer) until the target's
+-- digests of the moving buckets equal the source's, i.e. every committed
+-- row is there; the map switches (committed at once, through a dblink
+-- connection back to this router, so routers route to the target before the
+-- fence lifts); a NOT VALID check constraint on the source then rejects any
+-- write to the moved buckets for good (a call routed by the old map fails
+-- and the application retries it: allocate is idempotent); the
+-- subscription goes and the rows leave the source.  Row filters need the
+-- filtered column in the replica identity for updates and deletes, so the
+-- source's token_log has REPLICA IDENTITY FULL during a move.  Buckets that
+-- hold no rows on the source skip the copy: the fence, a check that they
+-- are still empty, the switch.  move_buckets commits on the shards as it
+-- goes: call it on its own, not inside a transaction of yours.  A move that
+-- fails is recorded as 'failed' in dht_router.moves; what it left (a
+-- subscription dht_move_<id> on the target, a publication of that name on
+-- the source, rows of the buckets on the target) is for the operator to
+-- drop before moving those buckets again.
+
+CREATE TABLE dht_router.moves (
+    id           bigserial PRIMARY KEY,
+    first_bucket integer NOT NULL,
+    last_bucket  integer NOT NULL,
+    from_shard   text NOT NULL,
+    to_shard     text NOT NULL,
+    state        text NOT NULL DEFAULT 'copying' CHECK (state IN ('copying', 'fenced', 'done', 'failed')),
+    rows_moved   bigint,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz
+);
+COMMENT ON TABLE dht_router.moves IS 'bucket moves, done and in progress (dht_router.move_status adds the replication lag)';
+SELECT pg_catalog.pg_extension_config_dump('dht_router.moves', '');
+SELECT pg_catalog.pg_extension_config_dump('dht_router.moves_id_seq', '');
+
+-- A conninfo of this router's database, for writes that must commit at once
+-- whatever the calling transaction does.
+CREATE FUNCTION dht_router._self_conninfo() RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('host=%s port=%s dbname=%s user=%s',
+                  split_part(current_setting('unix_socket_directories'), ',', 1),
+                  current_setting('port'), quote_ident(current_database()), quote_ident(current_user))
 $$;
 
+-- The non-empty digests of buckets first..last on a shard, as one text.
+CREATE FUNCTION dht_router._range_digest(conn text, first integer, last integer) RETURNS text
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT d FROM dblink(conn, format(
+        'SELECT coalesce(string_agg(bucket || '':'' || encode(digest, ''hex''), '','' ORDER BY bucket), '''')'
+        ' FROM dht.bucket_digests() WHERE bucket BETWEEN %s AND %s'
+        '   AND digest <> decode(repeat(''00'', 32), ''hex'')', first, last)) AS t(d text)
+$$;
+
+-- The target takes buckets first..last: drop its dht_moved_out_A_B
+-- constraints (left by moves out of it) that cover them, keeping the parts
+-- outside first..last.
+CREATE FUNCTION dht_router._reopen(conn text, first integer, last integer) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT t.name, split_part(t.name, '_', 4)::integer AS a, split_part(t.name, '_', 5)::integer AS b
+             FROM dblink(conn, 'SELECT conname::text FROM pg_constraint WHERE conrelid = ''dht.token_log''::regclass'
+                               ' AND conname ~ ''^dht_moved_out_[0-9]+_[0-9]+$''') AS t(name text) LOOP
+        CONTINUE WHEN c.b < first OR c.a > last;
+        PERFORM dblink_exec(conn, format('ALTER TABLE dht.token_log DROP CONSTRAINT %I', c.name));
+        IF c.a < first THEN
+            PERFORM dblink_exec(conn, format('ALTER TABLE dht.token_log ADD CONSTRAINT %I'
+                ' CHECK (bucket NOT BETWEEN %s AND %s) NOT VALID', 'dht_moved_out_' || c.a || '_' || (first - 1),
+                c.a, first - 1));
+        END IF;
+        IF c.b > last THEN
+            PERFORM dblink_exec(conn, format('ALTER TABLE dht.token_log ADD CONSTRAINT %I'
+                ' CHECK (bucket NOT BETWEEN %s AND %s) NOT VALID', 'dht_moved_out_' || (last + 1) || '_' || c.b,
+                last + 1, c.b));
+        END IF;
+    END LOOP;
+END $$;
+
+-- One range of one source shard to to_shard; the rows moved.
+CREATE FUNCTION dht_router._move_range(first integer, last integer, src text, src_conn text,
+        to_shard text, dst_conn text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, public, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+    self text := dht_router._self_conninfo();
+    move_id bigint;
+    sub text;
+    n bigint;
+    switched boolean := false;
+    empty boolean;
+BEGIN
+    IF EXISTS (SELECT 1 FROM dht_router.moves mv WHERE mv.state IN ('copying', 'fenced')
+               AND (mv.from_shard IN (src, to_shard) OR mv.to_shard IN (src, to_shard))) THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_in_use',
+            MESSAGE = format('a move between shards %s and %s is in progress', src, to_shard),
+            HINT = 'See dht_router.move_status().';
+    END IF;
+    SELECT t.n = 0 INTO empty FROM dblink(src_conn, format(
+        'SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN %s AND %s', first, last)) AS t(n bigint);
+    IF NOT empty AND dht_router._range_digest(dst_conn, first, last) <> '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'object_not_in_prerequisite_state',
+            MESSAGE = format('shard %s already has rows of buckets %s..%s', to_shard, first, last),
+            HINT = 'A failed move left them (see dht_router.move_status()); delete them on that shard first.';
+    END IF;
+
+    -- recorded at once, so monitoring sees the move while it runs
+    SELECT t.id INTO move_id FROM dblink(self, format(
+        'INSERT INTO dht_router.moves (first_bucket, last_bucket, from_shard, to_shard) VALUES (%s, %s, %L, %L)'
+        ' RETURNING id', first, last, src, to_shard)) AS t(id bigint);
+    sub := format('dht_move_%s', move_id);
+    BEGIN
+        PERFORM dht_router._reopen(dst_conn, first, last);
+        IF NOT empty THEN
+            -- copy and follow
+            PERFORM dblink_exec(src_conn, 'ALTER TABLE dht.token_log REPLICA IDENTITY FULL');
+            PERFORM dblink_exec(src_conn, format(
+                'CREATE PUBLICATION %I FOR TABLE dht.token_log WHERE (bucket BETWEEN %s AND %s)'
+                ' WITH (publish = ''insert, update, delete'')', sub, first, last));
+            PERFORM dblink_exec(dst_conn, format(
+                'CREATE SUBSCRIPTION %I CONNECTION %L PUBLICATION %I', sub, src_conn, sub));
+        END IF;
+
+        -- the write fence
+        PERFORM dblink_connect('dht_router_fence', src_conn);
+        BEGIN
+            PERFORM dblink_exec('dht_router_fence', 'BEGIN');
+            PERFORM dblink_exec('dht_router_fence', 'LOCK TABLE dht.token_log IN SHARE MODE');
+            PERFORM dblink_exec(self, format('UPDATE dht_router.moves SET state = ''fenced'' WHERE id = %s', move_id));
+            IF empty THEN
+                SELECT t.n INTO n FROM dblink('dht_router_fence', format(
+                    'SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN %s AND %s', first, last)) AS t(n bigint);
+                IF n > 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'object_in_use',
+                        MESSAGE = format('buckets %s..%s on shard %s took rows while the move began', first, last, src),
+                        HINT = 'Run the move again: it copies them.';
+                END IF;
+            ELSE
+                WHILE dht_router._range_digest(dst_conn, first, last) IS DISTINCT FROM
+                      dht_router._range_digest('dht_router_fence', first, last) LOOP
+                    PERFORM pg_sleep(0.01);
+                END LOOP;
+            END IF;
+            -- the switch, committed before the fence lifts
+            PERFORM dblink_exec(self, format(
+                'UPDATE dht_router.bucket_map SET shard = %L WHERE bucket BETWEEN %s AND %s;'
+                ' UPDATE dht_router.map_version SET version = version + 1', to_shard, first, last));
+            switched := true;
+            -- (another router over these shards may have moved them already)
+            IF NOT EXISTS (SELECT 1 FROM dblink('dht_router_fence', format(
+                    'SELECT 1 FROM pg_constraint WHERE conrelid = ''dht.token_log''::regclass AND conname = %L',
+                    'dht_moved_out_' || first || '_' || last)) AS t(one integer)) THEN
+                PERFORM dblink_exec('dht_router_fence', format(
+                    'ALTER TABLE dht.token_log ADD CONSTRAINT %I CHECK (bucket NOT BETWEEN %s AND %s) NOT VALID',
+                    'dht_moved_out_' || first || '_' || last, first, last));
+            END IF;
+            PERFORM dblink_exec('dht_router_fence', 'COMMIT');
+            PERFORM dblink_disconnect('dht_router_fence');
+        EXCEPTION WHEN OTHERS THEN
+            PERFORM dblink_disconnect('dht_router_fence');
+            RAISE;
+        END;
+
+        -- after the switch: the copy stops and the rows leave the source
+        n := 0;
+        IF NOT empty THEN
+            PERFORM dblink_exec(dst_conn, format('DROP SUBSCRIPTION %I', sub));
+            PERFORM dblink_exec(src_conn, format('DROP PUBLICATION %I', sub));
+            SELECT t.n INTO n FROM dblink(src_conn, format(
+                'WITH d AS (DELETE FROM dht.token_log WHERE bucket BETWEEN %s AND %s RETURNING 1) SELECT count(*) FROM d',
+                first, last)) AS t(n bigint);
+            PERFORM dblink_exec(src_conn, 'ALTER TABLE dht.token_log REPLICA IDENTITY DEFAULT');
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        -- switched: the move itself is done, the clean-up of the source is not
+        PERFORM dblink_exec(self, format(
+            'UPDATE dht_router.moves SET state = %L, finished_at = now() WHERE id = %s',
+            CASE WHEN switched THEN 'done' ELSE 'failed' END, move_id));
+        RAISE;
+    END;
+    PERFORM dblink_exec(self, format(
+        'UPDATE dht_router.moves SET state = ''done'', rows_moved = %s, finished_at = now() WHERE id = %s',
+        n, move_id));
+    RETURN n;
+END $$;
+
+-- As the owner (a superuser): dblink connects without a password only for
+-- superusers.  It connects only to the registered shards and this router.
 CREATE FUNCTION dht_router.move_buckets(first integer, last integer, to_shard text) RETURNS bigint
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     s record;
-    n bigint;
+    dst_conn text;
+    total bigint := 0;
 BEGIN
     IF first IS NULL OR last IS NULL OR first < 0 OR last > 1023 OR first > last THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -204,12 +384,12 @@ BEGIN
                 coalesce(last::text, 'NULL')),
             HINT = 'Buckets are 0 to 1023, the first no greater than the last.';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM dht_router.shards sh WHERE sh.name = to_shard) THEN
+    SELECT sh.conninfo INTO dst_conn FROM dht_router.shards sh WHERE sh.name = to_shard;
+    IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
             MESSAGE = format('shard %s does not exist', coalesce(to_shard, 'NULL')),
             HINT = 'Add it with dht_router.add_shard(name, conninfo).';
     END IF;
-    LOCK TABLE dht_router.bucket_map IN EXCLUSIVE MODE;
     IF EXISTS (SELECT 1 FROM dht_router.bucket_map b
                WHERE b.bucket BETWEEN first AND last AND b.shard = to_shard) THEN
         RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
@@ -218,27 +398,60 @@ BEGIN
                 FROM dht_router.shard_map() m WHERE m.shard = to_shard
                 AND m.first_bucket <= last AND m.last_bucket >= first));
     END IF;
-    FOR s IN SELECT b.shard AS sname, sh.conninfo AS sconn, min(b.bucket) AS lo, max(b.bucket) AS hi
-             FROM dht_router.bucket_map b JOIN dht_router.shards sh ON sh.name = b.shard
-             WHERE b.bucket BETWEEN first AND last GROUP BY b.shard, sh.conninfo ORDER BY 1 LOOP
+    -- one move at a time from this router (a move's checks read the moves table)
+    PERFORM pg_advisory_xact_lock(hashtext('dht_router.move_buckets'));
+    -- every shard concerned answers before anything changes
+    FOR s IN SELECT DISTINCT b.shard AS sname, sh.conninfo AS sconn FROM dht_router.bucket_map b
+             JOIN dht_router.shards sh ON sh.name = b.shard WHERE b.bucket BETWEEN first AND last
+             UNION SELECT to_shard, dst_conn ORDER BY 1 LOOP
         BEGIN
-            n := dht_router._bucket_rows(s.sconn, s.lo, s.hi);
-        EXCEPTION WHEN internal_error THEN
-            IF SQLERRM NOT LIKE 'PL/Proxy function %' THEN RAISE; END IF;
+            PERFORM dht_router._probe(s.sconn);
+        EXCEPTION WHEN OTHERS THEN
             PERFORM dht_router._shard_failed(ARRAY[s.sname], SQLERRM);
         END;
-        IF n > 0 THEN
-            RAISE EXCEPTION USING ERRCODE = 'feature_not_supported',
-                MESSAGE = format('buckets %s..%s hold %s rows on shard %s', first, last, n, s.sname),
-                DETAIL = 'Moving buckets that hold rows is not implemented yet; only empty buckets move.';
-        END IF;
     END LOOP;
-    UPDATE dht_router.bucket_map b SET shard = to_shard WHERE b.bucket BETWEEN first AND last;
-    UPDATE dht_router.map_version SET version = version + 1;
-    RETURN 0;
+    -- one online move per range of consecutive buckets of one shard
+    FOR s IN SELECT greatest(m.first_bucket, first) AS lo, least(m.last_bucket, last) AS hi,
+                    m.shard AS sname, sh.conninfo AS sconn
+             FROM dht_router.shard_map() m JOIN dht_router.shards sh ON sh.name = m.shard
+             WHERE m.first_bucket <= last AND m.last_bucket >= first ORDER BY 1 LOOP
+        total := total + dht_router._move_range(s.lo, s.hi, s.sname, s.sconn, to_shard, dst_conn);
+    END LOOP;
+    RETURN total;
 END $$;
 COMMENT ON FUNCTION dht_router.move_buckets(integer, integer, text) IS
-    'give buckets first..last to to_shard; for now only buckets that hold no rows (returns the rows moved: 0)';
+    'move buckets first..last online to to_shard (logical replication, a short write fence, the map switch); the rows moved';
+
+-- The moves with the replication lag of those in progress (bytes of the
+-- source's WAL the target's subscription has not confirmed).
+CREATE FUNCTION dht_router.move_status(OUT id bigint, OUT first_bucket integer, OUT last_bucket integer,
+        OUT from_shard text, OUT to_shard text, OUT state text, OUT rows_moved bigint,
+        OUT lag_bytes numeric, OUT started_at timestamptz, OUT finished_at timestamptz)
+    RETURNS SETOF record
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    mv record;
+BEGIN
+    FOR mv IN SELECT m.*, s.conninfo AS src FROM dht_router.moves m
+                JOIN dht_router.shards s ON s.name = m.from_shard ORDER BY m.id LOOP
+        id := mv.id; first_bucket := mv.first_bucket; last_bucket := mv.last_bucket;
+        from_shard := mv.from_shard; to_shard := mv.to_shard; state := mv.state;
+        rows_moved := mv.rows_moved; started_at := mv.started_at; finished_at := mv.finished_at;
+        lag_bytes := NULL;
+        IF mv.state IN ('copying', 'fenced') THEN
+            BEGIN
+                SELECT t.lag INTO lag_bytes FROM dblink(mv.src || ' connect_timeout=5', format(
+                    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)'
+                    ' FROM pg_replication_slots WHERE slot_name = %L', 'dht_move_' || mv.id)) AS t(lag numeric);
+            EXCEPTION WHEN OTHERS THEN
+                lag_bytes := NULL;
+            END;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION dht_router.move_status() IS
+    'bucket moves, done and in progress, with the replication lag (bytes) of those in progress';
 
 ---------------------------------------------------------------------------
 -- Calls for one token: to the shard of its bucket.  PL/Proxy runs each call

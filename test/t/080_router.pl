@@ -4,8 +4,8 @@
 #   1. the map: the first shard holds every bucket, half move to the second;
 #      bad input (a conninfo that does not connect, a database without
 #      smartlayer_dht, a duplicate name, an unknown shard, an empty range,
-#      moving to the shard that holds the buckets, buckets that hold rows)
-#      gets a clear error and changes nothing;
+#      moving to the shard that holds the buckets) gets a clear error and
+#      changes nothing; empty buckets move by the map switch alone;
 #   2. the registry through the router reaches both shards;
 #   3. 200 tokens by dht_router.allocate_many and 20 by dht_router.allocate:
 #      each token is on exactly the shard dht_router.shard_for names, holders
@@ -16,12 +16,19 @@
 #      naming it; registry calls reach the other shard and name the missed
 #      one; after a restart the re-run call catches it up;
 #   5. a router restarted, and a second router set up with the same calls,
-#      give the same answers.
+#      give the same answers;
+#   6. an online move: a third shard takes 256 of shard b's buckets while
+#      400 allocations run through the router; every acknowledged
+#      allocation is held exactly once, lookups answer as before, the rows
+#      left shard b and a write routed by the old map fails there; buckets
+#      move back; a move while another runs, and one onto rows already on
+#      the target, are refused and change nothing.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use DhtAnchors qw(start_load finish_load);
 
 sub q1 { my ($n, $sql) = @_; return $n->safe_psql('postgres', $sql); }
 sub tok { my ($i) = @_; return "test:router/nft:dht/$i"; }
@@ -30,8 +37,9 @@ sub server
 {
 	my ($name) = @_;
 	my $n = PostgreSQL::Test::Cluster->new($name);
-	$n->init;
-	$n->append_conf('postgresql.conf', "shared_buffers = '32MB'\n");
+	# wal_level = logical: a shard is the source of an online bucket move
+	$n->init(allows_streaming => 'logical');
+	$n->append_conf('postgresql.conf', "shared_buffers = '32MB'\nwal_retrieve_retry_interval = '200ms'\n");
 	$n->start;
 	return $n;
 }
@@ -162,10 +170,6 @@ my ($da, $db) = (q1($sa, 'SELECT dht.state_digest()'), q1($sb, 'SELECT dht.state
 my $expect = q1($r, "SELECT sha256(convert_to(string_agg(encode(d, 'hex'), '' ORDER BY d), 'UTF8'))"
 	  . " FROM unnest(ARRAY['$da'::bytea, '$db'::bytea]) d");
 is(q1($r, 'SELECT dht_router.state_digest()'), $expect, "state_digest: SHA-256 of the shards' digests");
-fails($r, "SELECT dht_router.move_buckets(0, 511, 'b')", qr/hold \d+ rows on shard a/,
-	'buckets that hold rows do not move (not implemented)');
-is(q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
-	'0-511:a 512-1023:b', 'the refused move changed nothing');
 
 # --- 4. a shard down ----------------------------------------------------------
 my ($ta, $tb) = ($on{a}[0], $on{b}[0]);
@@ -227,12 +231,110 @@ $r->restart;
 is(q1($r, $all), $before, 'the router restarted: the same map and answers');
 my $r2 = server('router2');
 q1($r2, 'CREATE EXTENSION smartlayer_dht_router CASCADE');
-q1($r2, "SELECT dht_router.add_shard('a', \$\$$ca\$\$); SELECT dht_router.add_shard('b', \$\$$cb\$\$);"
-	  . " SELECT dht_router.move_buckets(512, 1023, 'b')");
+# Shard a holds no rows of buckets 512..1023 (they are on b): the move is
+# the map switch alone, b's rows stay.
+q1($r2, "SELECT dht_router.add_shard('a', \$\$$ca\$\$); SELECT dht_router.add_shard('b', \$\$$cb\$\$)");
+is(q1($r2, "SELECT dht_router.move_buckets(512, 1023, 'b')"), '0', 'the second router: the move of buckets a holds no rows of');
 is(q1($r2, 'SELECT * FROM dht_router.shard_map()'), q1($r, 'SELECT * FROM dht_router.shard_map()'),
 	'a second router with the same calls has the same map');
 is(q1($r2, $all), $before, 'the second router gives the same answers');
 is(q1($r2, "SELECT count(*) FROM dht_router.allocate('" . tok(1) . "', 'gold')"), '6',
 	'allocate through the second router: the token the first allocated, idempotent');
+
+# --- 6. an online move under load: a third shard takes buckets 768..1023 -------
+my $sc = server('shard_c');
+q1($sc, 'CREATE EXTENSION smartlayer_dht');
+# shard c gets shard b's registry: the same nodes, classes and epochs
+q1($sc, <<'EOF');
+SELECT dht.define_sla('gold', 4, 2, diversity => 'none');
+SELECT dht.define_sla('silver', 3, 1, diversity => 'none');
+SELECT dht.register_node(k.pubkey, 'https://r-' || i || '.example', 'eu', 'op-' || (i % 4),
+                         ('10.7.' || i || '.1')::inet, 1000, 1000)
+FROM generate_series(1, 12) i, LATERAL dht.ed25519_keypair(sha256(convert_to('r' || i, 'UTF8'))) k;
+SELECT dht.begin_epoch(sha256(convert_to(s, 'UTF8'))) FROM unnest(ARRAY['epoch one', 'epoch two', 'epoch three', 'epoch five']) s;
+EOF
+is(q1($sc, $reg), q1($sb, $reg), 'shard c has shard b\'s registry');
+my $cc = $sc->connstr('postgres');
+q1($r, "SELECT dht_router.add_shard('c', \$\$$cc\$\$)");
+my $moved_look = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
+  . " FROM (SELECT 'test:router/nft:dht/' || i AS t FROM generate_series(1, 219) i) s,"
+  . " LATERAL dht_router.lookup(t::dht.token) l WHERE dht.bucket_of(t::dht.token) >= 768";
+my $look_before = q1($r, $moved_look);
+my $rows_b = q1($sb, 'SELECT count(*) FROM dht.token_log WHERE bucket >= 768');
+cmp_ok($rows_b, '>', 0, 'shard b holds rows of buckets 768..1023');
+my $load = join('', map { "SELECT 'ack $_' FROM (SELECT count(*) FROM dht_router.allocate('test:router/nft:dht/$_', 'gold')) x;\n" } 1001 .. 1400);
+my $h = start_load($r, $load);
+my $vbefore = q1($r, 'SELECT version FROM dht_router.map_version');
+my ($mrc, $moved, $merr) = $r->psql('postgres', "SELECT dht_router.move_buckets(768, 1023, 'c')");
+is($mrc, 0, 'move_buckets under load') or diag($merr);
+my ($lout, $lerr) = finish_load($h);
+my @acked = ($lout =~ /^ack (\d+)$/mg);
+cmp_ok(scalar(@acked), '>', 300, scalar(@acked) . ' of 400 allocations acknowledged during the move');
+note("rejected during the move (routed by the old map): $lerr") if $lerr;
+my @bad = grep { /ERROR/ && !/dht_moved_out_768_1023/ } split /\n/, $lerr;
+is(scalar(@bad), 0, 'the only rejections are writes routed by the old map') or diag($lerr);
+cmp_ok($moved, '>=', $rows_b, "$moved rows moved");
+is(q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
+	'0-511:a 512-767:b 768-1023:c', 'the map after the move');
+cmp_ok(q1($r, 'SELECT version FROM dht_router.map_version'), '>', $vbefore, 'the move bumped the map version');
+is(q1($sb, 'SELECT count(*) FROM dht.token_log WHERE bucket >= 768'), '0', 'the rows left shard b');
+is(q1($sc, 'SELECT count(*) FROM dht.token_log WHERE bucket < 768'), '0', 'shard c holds only its buckets');
+is(q1($sb, "SELECT count(*) FROM pg_publication WHERE pubname LIKE 'dht_move_%'")
+	  . q1($sc, 'SELECT count(*) FROM pg_subscription'), '00', 'the publication and the subscription are gone');
+# every acknowledged allocation is held exactly once, on the shard of its bucket
+my %held;
+for my $n ($sa, $sb, $sc)
+{
+	$held{$_}++ for split /,/, q1($n, "SELECT string_agg(token::text, ',') FROM dht.tokens");
+}
+my @missing = grep { !$held{"test:router/nft:dht/$_"} } @acked;
+is(scalar(@missing), 0, 'no acknowledged allocation is lost') or diag("@missing");
+my @twice = grep { $held{$_} > 1 } keys %held;
+is(scalar(@twice), 0, 'no token is held on two shards') or diag("@twice");
+my $in = join(',', map { "'test:router/nft:dht/$_'" } @acked);
+my @oc = split /,/, q1($r, "SELECT string_agg(t, ',') FROM unnest(ARRAY[$in]) t WHERE dht_router.shard_for(t::dht.token) = 'c'");
+cmp_ok(scalar(@oc), '>', 50, 'a fair share of the acknowledged tokens is in the moved buckets');
+my $inc = join(',', map { "'$_'" } @oc);
+is(q1($sc, "SELECT count(*) FROM dht.tokens WHERE token::text IN ($inc)"), scalar(@oc),
+	'shard c holds every acknowledged token the map gives it');
+is(q1($r, $moved_look), $look_before, 'lookups of the moved tokens through the router, as before the move');
+my $lk = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
+  . " FROM unnest(ARRAY[$inc]) t, LATERAL dht_router.lookup(t::dht.token) l";
+my $pl = "SELECT string_agg(t || ':' || p.shard || ':' || p.node_id::text, ',' ORDER BY t, p.shard)"
+  . " FROM unnest(ARRAY[$inc]) t, LATERAL dht.place(dht.token_key(t::dht.token), 'gold') p";
+is(q1($r, $lk), q1($sb, $pl), 'lookups of those tokens: the holders one anchor with the registry places');
+my $old = q1($r, "SELECT t FROM generate_series(5000, 9000) i, LATERAL (SELECT 'test:router/nft:dht/' || i AS t) s"
+	  . " WHERE dht.bucket_of(t::dht.token) >= 768 LIMIT 1");
+my ($rc0, $o0, $e0) = $sb->psql('postgres', "SELECT count(*) FROM dht.allocate('$old', 'gold')");
+like($e0, qr/dht_moved_out_768_1023/, 'a write routed by the old map fails on shard b');
+is(q1($r, "SELECT string_agg(concat_ws('|', shard, buckets, bucket_ranges, reachable), ' ' ORDER BY shard) FROM dht_router.shard_status()"),
+	'a|512|0..511|t b|256|512..767|t c|256|768..1023|t', 'shard_status after the move');
+is(q1($r, "SELECT string_agg(concat_ws('|', first_bucket, last_bucket, from_shard, to_shard, state, rows_moved, lag_bytes IS NULL, finished_at IS NOT NULL), ' ' ORDER BY id) FROM dht_router.move_status()"),
+	"512|1023|a|b|done|0|t|t 768|1023|b|c|done|$moved|t|t", 'move_status: the empty move and the online one');
+fails($r, "SELECT dht_router.move_buckets(768, 800, 'c')", qr/shard c already holds buckets of 768\.\.800/,
+	'moving buckets to the shard that has them');
+# buckets back from c to b: b's constraint for them goes, the rest of it stays
+cmp_ok(q1($r, "SELECT dht_router.move_buckets(800, 810, 'b')"), '>', 0, 'buckets 800..810 back to shard b');
+is(q1($sb, "SELECT string_agg(conname, ' ' ORDER BY conname) FROM pg_constraint WHERE conname LIKE 'dht_moved_out%'"),
+	'dht_moved_out_768_799 dht_moved_out_811_1023', 'shard b takes buckets 800..810 again, not the others');
+is(q1($r, "SELECT count(*) FROM dht_router.allocate_many(ARRAY(SELECT ('test:router/nft:dht/' || i)::dht.token"
+	  . " FROM generate_series(1001, 1400) i), 'gold')"), '2400', 'allocate_many of the 400 tokens after the moves');
+is(q1($sa, 'SELECT count(*) FROM dht.token_log WHERE bucket >= 512') . q1($sb, 'SELECT count(*) FROM dht.token_log WHERE bucket NOT BETWEEN 512 AND 767 AND bucket NOT BETWEEN 800 AND 810')
+	  . q1($sc, 'SELECT count(*) FROM dht.token_log WHERE bucket < 768 OR bucket BETWEEN 800 AND 810'), '000',
+	'every shard holds only rows of its buckets');
+
+# a move's errors: another move in progress, rows of the buckets already on the target
+my $nmoves = q1($r, 'SELECT count(*) FROM dht_router.moves');
+q1($r, "INSERT INTO dht_router.moves (first_bucket, last_bucket, from_shard, to_shard) VALUES (0, 0, 'a', 'c')");
+fails($r, "SELECT dht_router.move_buckets(500, 511, 'b')", qr/a move between shards a and b is in progress/,
+	'a move while another one involving the shards runs');
+q1($r, "DELETE FROM dht_router.moves WHERE id = (SELECT max(id) FROM dht_router.moves)");
+my $stray = q1($r, "SELECT t FROM generate_series(5000, 9000) i, LATERAL (SELECT 'test:router/nft:dht/' || i AS t) s"
+	  . " WHERE dht.bucket_of(t::dht.token) BETWEEN 100 AND 200 AND dht_router.shard_for(t::dht.token) = 'a' LIMIT 1");
+q1($sc, "SELECT count(*) FROM dht.allocate('$stray', 'gold')");
+fails($r, "SELECT dht_router.move_buckets(0, 511, 'c')", qr/shard c already has rows of buckets 0\.\.511/,
+	'rows of the buckets already on the target (a failed move\'s leftovers)');
+is(q1($r, 'SELECT count(*) FROM dht_router.moves') . ' ' . q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
+	"$nmoves 0-511:a 512-767:b 768-799:c 800-810:b 811-1023:c", '... and the refused moves changed nothing');
 
 done_testing();
