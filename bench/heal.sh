@@ -10,7 +10,7 @@
 #     applies at most repair_batch moves every repair_interval, 1 s);
 #   - confirmed: until every replacement is confirmed and the node's holders
 #     are gone.  A second background session plays the new holders' agents:
-#     it confirms pending holders (dht.confirm, 5,000 a transaction) as they
+#     it confirms pending holders (dht.confirm, 1,000 a transaction) as they
 #     appear, as a node agent woken by NOTIFY would.
 # Repair throughput is the worker's moves over the time its runs took (busy
 # time, from dht.maintenance_log) and over the wall time from the first
@@ -44,11 +44,13 @@ q "CREATE FUNCTION beat_all() RETURNS bigint LANGUAGE sql AS \$\$
              LATERAL (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS seq,
                              extract(epoch FROM clock_timestamp())::bigint AS t) s
         WHERE i NOT IN (SELECT i FROM silent)) x \$\$" >/dev/null
-psql -X -q -c 'DO $$ BEGIN LOOP PERFORM beat_all(); COMMIT; PERFORM pg_sleep(1); END LOOP; END $$' \
-    >/dev/null 2>&1 &
+errlog=$bench_dir/agents.err
+# Restarted if a call fails (the error is kept in $errlog and counted).
+(while :; do psql -X -q -c 'DO $$ BEGIN LOOP PERFORM beat_all(); COMMIT; PERFORM pg_sleep(1); END LOOP; END $$' \
+    >/dev/null 2>>"$errlog"; sleep 0.2; done) &
 beats=$!
 agents=
-cleanup() { kill $beats $agents 2>/dev/null || true; wait 2>/dev/null || true; scripts/pgcluster.sh destroy "$bench_dir"; }
+cleanup() { exec 2>/dev/null; for p in $beats $agents; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; scripts/pgcluster.sh destroy "$bench_dir"; }
 trap cleanup EXIT
 
 until [ "$(q "SELECT count(*) FROM dht.nodes WHERE last_heartbeat IS NOT NULL")" = "$nodes" ]; do sleep 0.2; done
@@ -72,10 +74,11 @@ read -r victim nid held < <(q "SELECT i, dht.node_id(k.pubkey), (SELECT count(*)
 run0=$(q "SELECT coalesce(max(run), 0) FROM dht.maintenance_log")
 
 # Node agents of the new holders: confirm what is pending, in batches.
-psql -X -q -c 'DO $$ BEGIN LOOP
-        PERFORM count(dht.confirm(p.token, p.shard, p.node_id))
-        FROM (SELECT token, shard, node_id FROM dht.placements WHERE state = '"'pending'"' LIMIT 5000) p;
-        COMMIT; PERFORM pg_sleep(0.2); END LOOP; END $$' >/dev/null 2>&1 &
+# dht.confirm locks its token until commit: 1,000 a transaction keeps the
+# lock table small beside a worker run of repair_batch moves.
+(while :; do q "SELECT count(dht.confirm(p.token, p.shard, p.node_id))
+        FROM (SELECT token, shard, node_id FROM dht.placements WHERE state = 'pending' LIMIT 1000) p" \
+    >/dev/null 2>>"$errlog" || true; sleep 0.2; done) &
 agents=$!
 
 now() { date +%s.%N; }
@@ -101,4 +104,5 @@ echo "heal: $tokens tokens (4 + 2) on $nodes nodes, repair_batch $batch every 1 
 echo "allocate_many: $tokens tokens in ${alloc}s ($arate tokens/s)"
 echo "node $victim silent with $held holders: marked down after ${t_down}s, all holders replaced after ${t_rep}s, all replacements confirmed and old holders gone after ${t_conf}s"
 echo "repair: $moves moves in $runs runs, ${busy}s of run time ($(rate "$moves" "$busy") moves/s), ${wall}s from the first such run's start to the last one's end ($(rate "$moves" "$wall") moves/s)"
+echo "node agents' calls that failed (restarted): $(cat "$errlog" 2>/dev/null | grep -c ERROR || true)"
 echo "ratio repair moves/s (run time) / allocate_many tokens/s: $(ratio "$(rate "$moves" "$busy")" "$arate")"
