@@ -44,6 +44,9 @@ extern char *anchor_slot_name(const char *peer, const char *me);
 
 /* ---- SPI (callers have done SPI_connect) */
 extern void anchor_exec(const char *sql);
+
+/* fn(arg) in a subtransaction: NULL, or its error (cancels rethrown). */
+extern ErrorData *anchor_try(void (*fn) (void *arg), void *arg);
 /* First column of the first row as a palloc'd string, NULL if none. */
 extern char *anchor_text1(const char *sql, const char *arg);
 /* This anchor's name, or NULL before dht.anchor_init. */

@@ -290,40 +290,35 @@ verify_against(const char *peer, const char *conninfo, const char *me, int64 min
 }
 
 /* verify_against, an unreachable peer skipped (false); other errors raised. */
+typedef struct VerifyArgs
+{
+	const char *peer;
+	const char *conninfo;
+	const char *me;
+	int64		mine;
+} VerifyArgs;
+
+static void
+verify_against_args(void *arg)
+{
+	VerifyArgs *v = arg;
+
+	verify_against(v->peer, v->conninfo, v->me, v->mine);
+}
+
 static bool
 try_verify_against(const char *peer, const char *conninfo, const char *me, int64 mine)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool reached = true;
+	VerifyArgs	v = {peer, conninfo, me, mine};
+	ErrorData  *edata = anchor_try(verify_against_args, &v);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		verify_against(peer, conninfo, me, mine);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION &&
-			edata->sqlerrcode != ERRCODE_CONNECTION_FAILURE)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		reached = false;
-	}
-	PG_END_TRY();
-	return reached;
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode != ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION &&
+		edata->sqlerrcode != ERRCODE_CONNECTION_FAILURE)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*
@@ -452,45 +447,37 @@ rejoin_peers(ArrayType *names, ArrayType *conninfos, List **peers, List **cis)
 }
 
 /* Ask one peer how many of this anchor's own writes it holds; -1 if unreachable. */
+typedef struct WritesArgs
+{
+	const char *peer;
+	const char *conninfo;
+	const char *me;
+	int64		writes;
+} WritesArgs;
+
+static void
+peer_writes_of_me_args(void *arg)
+{
+	WritesArgs *w = arg;
+	PeerMembership pm;
+
+	anchor_membership_of(w->peer, w->conninfo, w->me, STATUS_TIMEOUT_MS, &pm);
+	w->writes = pm.writes_of_me;
+}
+
 static int64
 peer_writes_of_me(const char *peer, const char *conninfo_in, const char *me)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile int64 writes = -1;
+	WritesArgs	w = {peer, conninfo_in, me, -1};
+	ErrorData  *edata = anchor_try(peer_writes_of_me_args, &w);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		PeerMembership pm;
-
-		anchor_membership_of(peer, conninfo_in, me, STATUS_TIMEOUT_MS, &pm);
-		writes = pm.writes_of_me;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errmsg("anchor \"%s\" cannot be reached: %s", peer, edata->message),
-				 edata->detail ? errdetail("%s", edata->detail) : 0));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return writes;
+	if (edata == NULL)
+		return w.writes;
+	ereport(WARNING,
+			(errmsg("anchor \"%s\" cannot be reached: %s", peer, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0));
+	FreeErrorData(edata);
+	return -1;
 }
 
 Datum

@@ -137,41 +137,24 @@ query_peer_slot(PeerStatus *ps)
 
 /* query_peer_slot, but an unreachable peer is a status, not an error. */
 static void
+query_peer_slot_arg(void *arg)
+{
+	query_peer_slot((PeerStatus *) arg);
+}
+
+static void
 read_peer_slot(PeerStatus *ps)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *edata;
 
 	if (!ps->enabled || ps->slot == NULL)
 		return;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		query_peer_slot(ps);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		/* a cancel must still cancel */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-		ps->error = edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
-			: pstrdup(edata->message);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	edata = anchor_try(query_peer_slot_arg, ps);
+	if (edata == NULL)
+		return;
+	ps->error = edata->detail ? psprintf("%s: %s", edata->message, edata->detail)
+		: pstrdup(edata->message);
+	FreeErrorData(edata);
 }
 
 /*

@@ -6,8 +6,11 @@
 #include "smartlayer_dht.h"
 
 #include "catalog/pg_type.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "anchor.h"
 
@@ -158,4 +161,43 @@ anchor_forget_origin_rows(const char *origin)
 		if (SPI_execute_with_args(sql, 1, types, values, NULL, false, 0) < 0)
 			elog(ERROR, "could not clear the rows of origin \"%s\"", origin);
 	}
+}
+
+/*
+ * Run fn(arg) in an internal subtransaction, so that a peer that cannot be
+ * reached (or answers with an error) costs only that subtransaction.
+ * Returns NULL when fn succeeded, else its error, copied into the caller's
+ * memory context after the rollback, for the caller to report or rethrow.
+ * A cancel or a shutdown is rethrown here: it must still stop the call.
+ */
+ErrorData *
+anchor_try(void (*fn) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return edata;
 }
