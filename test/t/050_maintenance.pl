@@ -90,11 +90,17 @@ for my $w (0 .. 2)
 	while (my ($state, $msg) = splice(@errors, 0, 2))
 	{
 		$states{$state}++;
-		push @bad, "$state: $msg" unless $state eq '40001';
+		# 40001 under REPEATABLE READ; and a confirm of a pending holder that
+		# another worker's repair replaced between this worker's SELECT of its
+		# pending holders and the confirm (its node was drained meanwhile): the
+		# documented 22023 of confirming what is no longer pending
+		next if $state eq '40001';
+		next if $state eq '22023' && $msg =~ /has no pending or active shard \d+ on node/;
+		push @bad, "$state: $msg";
 	}
 	my $calls = () = $out =~ /^\d+$/mg;
 	ok($calls > 100, "worker $w made $calls calls");
-	is(join("\n", @bad), '', "worker $w: no error other than 40001");
+	is(join("\n", @bad), '', "worker $w: no error but the documented ones (40001, a confirm overtaken by a repair)");
 }
 note('errors by SQLSTATE: ' . join(', ', map { "$_ $states{$_}" } sort keys %states));
 
