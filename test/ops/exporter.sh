@@ -123,6 +123,11 @@ check "dht_anchor_peer_last_message_age_seconds{peer=b} is an age" \
     "$(metric dht_anchor_peer_last_message_age_seconds peer=b | awk '{ print ($1 >= 0 && $1 < 600) ? "yes" : $1 }')" yes
 check "dht_anchor_peer_apply_errors{peer=b}" "$(metric dht_anchor_peer_apply_errors peer=b)" 0
 check "dht_anchor_peer_tables_syncing{peer=b}" "$(metric dht_anchor_peer_tables_syncing peer=b)" 0
+for col in worker_running:"worker_running::int" runs:runs nodes_marked_down:nodes_marked_down \
+           repairs_applied:repairs_applied repairs_pending:"coalesce(repairs_pending, 0)" holders_expired:holders_expired; do
+    check "dht_maintenance_${col%%:*}" "$(metric "dht_maintenance_${col%%:*}")" \
+        "$(qa "SELECT ${col#*:} FROM dht.maintenance_status()")"
+done
 check "dht_anchor_outbound_connected{peer=b}" "$(metric dht_anchor_outbound_connected peer=b)" 1
 check "dht_anchor_outbound_lag_bytes{peer=b} is a byte count" \
     "$(metric dht_anchor_outbound_lag_bytes peer=b | awk '$1 ~ /^[0-9]+$/ { print "yes"; next } { print }')" yes
