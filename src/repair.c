@@ -295,6 +295,21 @@ surplus_holder(DhtSla *sla, const TokenRows *tr, int i)
 	return false;
 }
 
+/* A move of the token's holder of shard on node from, appended to the plan (in its context). */
+static Move *
+plan_move(RepairPlan *plan, Datum token, int shard, const uint8 *from)
+{
+	MemoryContext outer = MemoryContextSwitchTo(plan->cxt);
+	Move	   *m = palloc0(sizeof(Move));
+
+	m->token = token;
+	m->shard = shard;
+	memcpy(m->from, from, DHT_KEY_LEN);
+	plan->moves = lappend(plan->moves, m);
+	MemoryContextSwitchTo(outer);
+	return m;
+}
+
 static void
 plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 {
@@ -332,17 +347,10 @@ plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 			continue;
 		if (surplus_holder(sla, &tr, i))
 		{
-			Move	   *m = MemoryContextAllocZero(plan->cxt, sizeof(Move));
-			MemoryContext outer;
+			Move	   *m = plan_move(plan, token, e->shard, node->id);
 
-			m->token = token;
-			m->shard = e->shard;
-			memcpy(m->from, node->id, DHT_KEY_LEN);
 			m->drop = true;
 			m->reason = "surplus holder";
-			outer = MemoryContextSwitchTo(plan->cxt);
-			plan->moves = lappend(plan->moves, m);
-			MemoryContextSwitchTo(outer);
 			continue;
 		}
 		problem = holder_problem(sla, node, &tag);
@@ -379,20 +387,16 @@ plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 		placement_digest(seed, dht_token_to_key(DatumGetDhtTokenPP(token))->bytes, digest);
 	for (int i = 0; i < nmoving; i++)
 	{
-		Move	   *m = MemoryContextAllocZero(plan->cxt, sizeof(Move));
-		MemoryContext outer;
+		Move	   *m = plan_move(plan, token, moving[i]->shard, moving_nodes[i]->id);
 		int			out;
 
-		m->token = token;
-		m->shard = moving[i]->shard;
-		memcpy(m->from, moving_nodes[i]->id, DHT_KEY_LEN);
-		m->reason = MemoryContextStrdup(plan->cxt, reasons[i]);
 		if (have_order &&
 			placement_choose_position(sla->set, digest, m->shard, taken, ntaken, &out) == 1)
 		{
 			const PlacementNode *to = placement_set_node(sla->set, out);
 
 			m->has_to = true;
+			m->reason = MemoryContextStrdup(plan->cxt, reasons[i]);
 			plan->placed++;
 			memcpy(m->to, to->id, DHT_KEY_LEN);
 			memcpy(taken[ntaken].id, to->id, DHT_KEY_LEN);
@@ -400,13 +404,12 @@ plan_token(TokenProbe *probe, Datum token, RepairPlan *plan)
 		}
 		else
 		{
-			m->reason = MemoryContextStrdup(plan->cxt,
-											psprintf("%s; no eligible replacement", m->reason));
+			MemoryContext outer = MemoryContextSwitchTo(plan->cxt);
+
+			m->reason = psprintf("%s; no eligible replacement", reasons[i]);
+			MemoryContextSwitchTo(outer);
 			plan->complete = false;
 		}
-		outer = MemoryContextSwitchTo(plan->cxt);
-		plan->moves = lappend(plan->moves, m);
-		MemoryContextSwitchTo(outer);
 	}
 }
 
