@@ -15,14 +15,21 @@
 #   4. a shard stopped fails only the calls for its buckets, with an error
 #      naming it; registry calls reach the other shard and name the missed
 #      one; after a restart the re-run call catches it up;
-#   5. a router restarted, and a second router set up with the same calls,
-#      give the same answers;
+#   5. a router restarted gives the same answers; a second router follows
+#      the first one's map (dht_router.follow: its bad input, and a follower
+#      refuses to change the map) and gives the same answers;
 #   6. an online move: a third shard takes 256 of shard b's buckets while
 #      400 allocations run through the router; every acknowledged
 #      allocation is held exactly once, lookups answer as before, the rows
 #      left shard b and a write routed by the old map fails there; buckets
 #      move back; a move while another runs, and one onto rows already on
-#      the target, are refused and change nothing.
+#      the target, are refused and change nothing; the follower routes by
+#      the new map as soon as the move returns;
+#   7. a move whose write fence cannot get its lock within
+#      dht_router.move_fence_timeout is undone (map, rows, subscription,
+#      publication, constraints and replica identity as before), and bad
+#      settings are refused before anything changes;
+#   8. the follower stops following and keeps the map as its own.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -231,12 +238,37 @@ $r->restart;
 is(q1($r, $all), $before, 'the router restarted: the same map and answers');
 my $r2 = server('router2');
 q1($r2, 'CREATE EXTENSION smartlayer_dht_router CASCADE');
-# Shard a holds no rows of buckets 512..1023 (they are on b): the move is
-# the map switch alone, b's rows stay.
-q1($r2, "SELECT dht_router.add_shard('a', \$\$$ca\$\$); SELECT dht_router.add_shard('b', \$\$$cb\$\$)");
-is(q1($r2, "SELECT dht_router.move_buckets(512, 1023, 'b')"), '0', 'the second router: the move of buckets a holds no rows of');
+my $rconn = $r->connstr('postgres');
+# a second router follows the first one's map
+fails($r2, "SELECT dht_router.follow('')", qr/the conninfo of the router to follow must not be empty/, 'follow: an empty conninfo');
+fails($r2, "SELECT dht_router.follow('host=127.0.0.1 port=$port dbname=postgres connect_timeout=5')",
+	qr/cannot connect to the router to follow/, 'follow: a conninfo that does not connect');
+fails($r2, "SELECT dht_router.follow(\$\$$ca\$\$)", qr/the server to follow does not run smartlayer_dht_router/,
+	'follow: a shard, not a router');
+my $nolog = PostgreSQL::Test::Cluster->new('router_nolog');
+$nolog->init;
+$nolog->start;
+q1($nolog, 'CREATE EXTENSION smartlayer_dht_router CASCADE');
+fails($r2, "SELECT dht_router.follow(\$\$" . $nolog->connstr('postgres') . "\$\$)",
+	qr/the router to follow needs wal_level = logical/, 'follow: a router without wal_level = logical');
+q1($nolog, "SELECT dht_router.add_shard('a', \$\$$ca\$\$)");
+fails($nolog, "SELECT dht_router.follow(\$\$$rconn\$\$)", qr/this router has a map of its own/,
+	'follow: a router with shards of its own');
+$nolog->stop;
+fails($r2, 'SELECT dht_router.unfollow()', qr/this router follows no other router/, 'unfollow on a home');
+is(q1($r2, 'SELECT count(*) FROM pg_subscription'), '0', 'the failed follows left nothing behind');
+is(q1($r2, "SELECT dht_router.follow(\$\$$rconn\$\$)"), q1($r, 'SELECT version FROM dht_router.map_version'),
+	'follow: the second router has the first one\'s map version');
 is(q1($r2, 'SELECT * FROM dht_router.shard_map()'), q1($r, 'SELECT * FROM dht_router.shard_map()'),
-	'a second router with the same calls has the same map');
+	'the follower has the same map');
+fails($r2, "SELECT dht_router.follow(\$\$$rconn\$\$)", qr/this router follows a map already/, 'follow twice');
+fails($r2, "SELECT dht_router.add_shard('x', \$\$$ca\$\$)", qr/this router follows the map of another router/,
+	'add_shard on a follower');
+fails($r2, "SELECT dht_router.move_buckets(0, 1, 'b')", qr/this router follows the map of another router/,
+	'move_buckets on a follower');
+is(q1($r2, "SELECT role FROM dht_router.map_status()"), 'follower', 'map_status on the follower');
+is(q1($r, "SELECT string_agg(role || ':' || coalesce(connected::text, '-'), ' ' ORDER BY router DESC) FROM dht_router.map_status()"),
+	'home:- follower:true', 'map_status on the home: one follower, connected');
 is(q1($r2, $all), $before, 'the second router gives the same answers');
 is(q1($r2, "SELECT count(*) FROM dht_router.allocate('" . tok(1) . "', 'gold')"), '6',
 	'allocate through the second router: the token the first allocated, idempotent');
@@ -298,6 +330,18 @@ my $inc = join(',', map { "'$_'" } @oc);
 is(q1($sc, "SELECT count(*) FROM dht.tokens WHERE token::text IN ($inc)"), scalar(@oc),
 	'shard c holds every acknowledged token the map gives it');
 is(q1($r, $moved_look), $look_before, 'lookups of the moved tokens through the router, as before the move');
+# the follower routes by the new map as soon as the move returns
+is(q1($r2, 'SELECT * FROM dht_router.shard_map()'), q1($r, 'SELECT * FROM dht_router.shard_map()'),
+	'the follower has the map after the move');
+is(q1($r2, $moved_look), $look_before, 'lookups of the moved tokens through the follower, as before the move');
+my $fresh = q1($r, "SELECT t FROM generate_series(9001, 13000) i, LATERAL (SELECT 'test:router/nft:dht/' || i AS t) s"
+	  . " WHERE dht.bucket_of(t::dht.token) >= 768 LIMIT 1");
+is(q1($r2, "SELECT count(*) FROM dht_router.allocate('$fresh', 'gold')"), '6',
+	'an allocation in the moved buckets through the follower');
+is(q1($sc, "SELECT count(*) FROM dht.tokens WHERE token::text = '$fresh'"), '1', '... lands on shard c');
+is(q1($r2, 'SELECT string_agg(id || state, \',\' ORDER BY id) FROM dht_router.move_status()'),
+	q1($r, 'SELECT string_agg(id || state, \',\' ORDER BY id) FROM dht_router.move_status()'),
+	'the follower shows the moves');
 my $lk = "SELECT string_agg(t || ':' || l.shard || ':' || l.node_id::text, ',' ORDER BY t, l.shard)"
   . " FROM unnest(ARRAY[$inc]) t, LATERAL dht_router.lookup(t::dht.token) l";
 my $pl = "SELECT string_agg(t || ':' || p.shard || ':' || p.node_id::text, ',' ORDER BY t, p.shard)"
@@ -336,5 +380,53 @@ fails($r, "SELECT dht_router.move_buckets(0, 511, 'c')", qr/shard c already has 
 	'rows of the buckets already on the target (a failed move\'s leftovers)');
 is(q1($r, 'SELECT count(*) FROM dht_router.moves') . ' ' . q1($r, "SELECT string_agg(format('%s-%s:%s', first_bucket, last_bucket, shard), ' ') FROM dht_router.shard_map()"),
 	"$nmoves 0-511:a 512-767:b 768-799:c 800-810:b 811-1023:c", '... and the refused moves changed nothing');
+
+# --- 7. a move that cannot fence in time is undone ---------------------------
+q1($sc, 'DELETE FROM dht.token_log WHERE bucket BETWEEN 0 AND 511');    # the stray row
+fails($r, "SET dht_router.move_fence_timeout = 'soon'; SELECT dht_router.move_buckets(800, 810, 'c')",
+	qr/invalid value for parameter "dht_router.move_fence_timeout": "soon"/, 'a bad fence timeout');
+fails($r, "SET dht_router.follower_timeout = '-1s'; SELECT dht_router.move_buckets(800, 810, 'c')",
+	qr/invalid value for parameter "dht_router.follower_timeout"/, 'a bad follower timeout');
+my $map_before = q1($r, 'SELECT version FROM dht_router.map_version');
+my $rows_800 = q1($sb, 'SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN 800 AND 810');
+cmp_ok($rows_800, '>', 0, 'shard b holds rows of buckets 800..810');
+# A transaction about to write on shard b (its lock taken, no transaction id
+# yet: one with an id would hold up the creation of the move's replication
+# slot instead, which waits for running transactions) holds the fence off.
+# The replica identity the move needs is set already, so the move gets as
+# far as the copy.
+q1($sb, 'ALTER TABLE dht.token_log REPLICA IDENTITY FULL');
+my $hold = start_load($sb, "BEGIN; LOCK TABLE dht.token_log IN ROW EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;\n");
+$sb->poll_query_until('postgres', "SELECT count(*) > 0 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+	  . " WHERE c.relname = 'token_log' AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()")
+  or die 'the writing transaction did not start';
+fails($r, "SET dht_router.move_fence_timeout = '1s'; SELECT dht_router.move_buckets(800, 810, 'c')",
+	qr/shard b: the move did not get its lock on dht.token_log within dht_router.move_fence_timeout \(00:00:01\)/,
+	'a fence that cannot get its lock in time');
+finish_load($hold);
+is(q1($r, "SELECT state || ':' || (error LIKE '%did not get its lock%') FROM dht_router.move_status() ORDER BY id DESC LIMIT 1"),
+	'failed:true', 'move_status: the move failed, and why');
+is(q1($r, 'SELECT version FROM dht_router.map_version'), $map_before, 'the map did not change');
+is(q1($sc, 'SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN 800 AND 810') . ':'
+	  . q1($sc, 'SELECT count(*) FROM pg_subscription') . ':'
+	  . q1($sc, "SELECT count(*) FROM pg_constraint WHERE conname = 'dht_moved_out_800_810'"),
+	'0:0:1', 'on the target: the copied rows and the subscription gone, its constraint back');
+is(q1($sb, "SELECT count(*) FROM pg_publication WHERE pubname LIKE 'dht_move_%'") . ':'
+	  . q1($sb, "SELECT relreplident FROM pg_class WHERE oid = 'dht.token_log'::regclass") . ':'
+	  . q1($sb, 'SELECT count(*) FROM dht.token_log WHERE bucket BETWEEN 800 AND 810'),
+	"0:f:$rows_800", 'on the source: no publication, the replica identity as before, the rows kept');
+is(q1($sb, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'dht_move_%'"), '0', 'no slot left');
+cmp_ok(q1($r, "SELECT dht_router.move_buckets(800, 810, 'c')"), '>=', $rows_800, 'the same move once the writer is gone');
+is(q1($sb, "SELECT relreplident FROM pg_class WHERE oid = 'dht.token_log'::regclass"), 'f',
+	'a replica identity the move did not set stays');
+q1($sb, 'ALTER TABLE dht.token_log REPLICA IDENTITY DEFAULT');
+
+# --- 8. the follower stops following ------------------------------------------
+q1($r2, 'SELECT dht_router.unfollow()');
+is(q1($r, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'dht_router_map_%'"), '0',
+	'unfollow drops the follower\'s slot on the home');
+is(q1($r2, 'SELECT * FROM dht_router.shard_map()'), q1($r, 'SELECT * FROM dht_router.shard_map()'),
+	'the former follower keeps the map');
+is(q1($r2, 'SELECT role FROM dht_router.map_status()'), 'home', '... as its own');
 
 done_testing();
