@@ -160,11 +160,11 @@ for my $s (qw(a b))
 			  . " FROM unnest(ARRAY[$in]) t, LATERAL dht.lookup(t::dht.token) l"),
 		"shard $s: holders as one anchor with the same registry places them");
 }
-my $status = "SELECT string_agg(concat_ws('|', shard, buckets, bucket_ranges, reachable, nodes, epoch, tokens, placements), ' ' ORDER BY shard)"
+my $status = "SELECT string_agg(concat_ws('|', shard, buckets, bucket_ranges, reachable, nodes, epoch, tokens, placements, anchor_peers, coalesce(anchor_lag_bytes, -1)), ' ' ORDER BY shard)"
   . " FROM dht_router.shard_status()";
-is(q1($r, $status), join(' ', "a|512|0..511|t|12|1|" . scalar(@{ $on{a} }) . '|' . 6 * @{ $on{a} },
-		"b|512|512..1023|t|12|1|" . scalar(@{ $on{b} }) . '|' . 6 * @{ $on{b} }),
-	'shard_status: buckets, nodes, epoch, tokens and placements per shard');
+is(q1($r, $status), join(' ', "a|512|0..511|t|12|1|" . scalar(@{ $on{a} }) . '|' . 6 * @{ $on{a} } . '|0|-1',
+		"b|512|512..1023|t|12|1|" . scalar(@{ $on{b} }) . '|' . 6 * @{ $on{b} } . '|0|-1'),
+	'shard_status: buckets, nodes, epoch, tokens and placements per shard, no anchor peers');
 my $t1 = tok(1);
 is(q1($r, "SELECT count(*) FROM dht_router.route('$t1') r JOIN dht_router.lookup('$t1') l"
 	  . " ON (l.shard, l.node_id::text, l.endpoint) = (r.shard, r.node_id::text, r.endpoint)"),

@@ -199,6 +199,8 @@ note("token_log rows by origin: " . join('; ', map { "$_ " . q1($sh{$_}, $owners
 is(join(' ', map { q1($sh{$_}, 'SELECT coalesce(sum(apply_error_count + sync_error_count), 0) FROM pg_stat_subscription_stats') } sort keys %sh),
 	'0 0 0 0', 'pg_stat_subscription_stats: no apply or sync error on any shard');
 check_worker_logs([ map { $sh{$_} } sort keys %sh ]);
+is(q1($r{one}, "SELECT string_agg(shard || ':' || anchor_peers || ':' || (anchor_lag_bytes IS NOT NULL), ' ' ORDER BY shard) FROM dht_router.shard_status()"),
+	'one_a:1:true one_b:1:true', 'shard_status through router one: each shard has one anchor peer, and its lag');
 
 # --- 6. moving buckets between shards that sync with other anchors ---------------
 # Refused: a move on anchor one alone would let the rows of 768..1023 leave
